@@ -1,0 +1,82 @@
+"""Shared test fixtures: locations of the MMAction2 parity fixtures and of the real sample data.
+
+Parity fixtures come from ``SKELJAX_PARITY_DIR`` (default ``../shared/parity``) and ``SKELJAX_PARITY0X_DIR``
+(default ``../shared/parity0x``). When a variable is set, a missing or unreadable file fails the test:
+other fixture sets with the same layout are used to check these tests, so a skip would hide a bug.
+Without the variable and without the default folder, parity tests skip with a message saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+  sys.path.insert(0, str(REPO))
+
+
+class FixtureDir:
+  """A folder of reference files; ``strict`` turns every missing or malformed file into a failure."""
+
+  def __init__(self, env_var: str, default: pathlib.Path, what: str):
+    value = os.environ.get(env_var)
+    self.strict = bool(value)
+    self.root = pathlib.Path(value) if value else default
+    self.env_var, self.what = env_var, what
+    if not self.root.is_dir():
+      message = f'{what} folder {self.root} does not exist (set {env_var})'
+      if self.strict:
+        pytest.fail(message)
+      pytest.skip(message)
+
+  def path(self, name: str) -> pathlib.Path:
+    """Path of a file that must exist (a missing file always fails: the folder itself is present)."""
+    p = self.root / name
+    if not p.is_file():
+      pytest.fail(f'{self.what} file missing: {p}')
+    return p
+
+  def npz(self, name: str) -> dict[str, np.ndarray]:
+    p = self.path(name)
+    try:
+      with np.load(p, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+    except Exception as e:  # noqa: BLE001 - any read error is a malformed fixture
+      pytest.fail(f'{self.what} file {p} is malformed: {e}')
+
+  def json(self, name: str):
+    p = self.path(name)
+    try:
+      return json.loads(p.read_text())
+    except Exception as e:  # noqa: BLE001
+      pytest.fail(f'{self.what} file {p} is malformed: {e}')
+
+  @staticmethod
+  def require(arrays: dict, key: str, name: str = '') -> np.ndarray:
+    if key not in arrays:
+      pytest.fail(f'parity fixture {name} lacks array {key!r}; has {sorted(arrays)[:20]}')
+    return arrays[key]
+
+
+@pytest.fixture(scope='session')
+def parity_1x() -> FixtureDir:
+  """MMAction2 1.2.0 fixtures."""
+  return FixtureDir('SKELJAX_PARITY_DIR', REPO.parent / 'shared' / 'parity', 'MMAction2 1.x parity')
+
+
+@pytest.fixture(scope='session')
+def parity_0x() -> FixtureDir:
+  """MMAction2 0.24.1 fixtures."""
+  return FixtureDir('SKELJAX_PARITY0X_DIR', REPO.parent / 'shared' / 'parity0x', 'MMAction2 0.x parity')
+
+
+@pytest.fixture(scope='session')
+def sample_data() -> FixtureDir:
+  """Small real skeleton data from public datasets (never copied into the repository)."""
+  return FixtureDir('SKELJAX_DATA_DIR', REPO.parent / 'shared' / 'data', 'sample skeleton data')
