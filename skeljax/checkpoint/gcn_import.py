@@ -1,0 +1,142 @@
+"""MMAction2 GCN checkpoints (ST-GCN 0.x / 1.x, 2s-AGCN 0.x, AAGCN 1.x) -> skeljax GCN recognizers.
+
+``mmaction_key_map(model, edition)`` names every checkpoint tensor and where it goes; the fixed graph
+buffers (``backbone.A``, 1.x ST-GCN's ``backbone.gcn.{i}.gcn.A``) are checks, so a checkpoint run with the
+other edition's graph (the NTU and COCO edge lists changed between 0.x and 1.x) fails loudly instead of
+giving silently wrong scores. ``edition='pyskl'`` is 1.x naming with PySKL's head name ``cls_head.fc_cls``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from skeljax.checkpoint.mmaction import KeyMap, load_state_dict_into
+from skeljax.models.aagcn import AAGCNRecognizer
+from skeljax.models.agcn import AGCNRecognizer
+from skeljax.models.gcn_backbone import GCNBlock
+from skeljax.models.gcn_recognizer import GCNRecognizer
+from skeljax.models.stgcn import STGCNRecognizer
+
+EDITIONS = ('1.x', '0.x', 'pyskl')
+_BACKBONE = ('backbone',)
+
+
+def _block_path(i: int, *rest) -> tuple:
+  return _BACKBONE + ('blocks', i) + rest
+
+
+def _adjacency(model: GCNRecognizer) -> np.ndarray:
+  return np.asarray(model.backbone.A[...])
+
+
+def _add_head(key_map: KeyMap, edition: str) -> None:
+  # 0.x STGCNHead's 1x1 conv kernel [C, 256, 1, 1] squeezes to the same Dense kernel (linear_to_flax).
+  key_map.add_linear('cls_head.fc_cls' if edition == 'pyskl' else 'cls_head.fc', ('cls_head', 'fc'))
+
+
+def _add_residual(key_map: KeyMap, prefix: str, i: int, block: GCNBlock, conv: str, bn: str) -> None:
+  if block.residual_kind == 'conv':
+    key_map.add_conv(f'{prefix}.residual.{conv}', _block_path(i, 'residual', 'conv'))
+    key_map.add_batchnorm(f'{prefix}.residual.{bn}', _block_path(i, 'residual', 'bn'))
+
+
+def _add_adaptive_convs(key_map: KeyMap, prefix: str, i: int, unit) -> None:
+  for name in ('conv_a', 'conv_b', 'conv_d'):
+    for k in range(len(getattr(unit, name))):
+      key_map.add_conv(f'{prefix}.gcn.{name}.{k}', _block_path(i, 'gcn', name, k))
+  if unit.down is not None:
+    key_map.add_conv(f'{prefix}.gcn.down.0', _block_path(i, 'gcn', 'down', 'conv'))
+    key_map.add_batchnorm(f'{prefix}.gcn.down.1', _block_path(i, 'gcn', 'down', 'bn'))
+  key_map.add_batchnorm(f'{prefix}.gcn.bn', _block_path(i, 'gcn', 'bn'))
+
+
+def _stgcn_1x(model: STGCNRecognizer, key_map: KeyMap) -> None:
+  for i, block in enumerate(model.backbone.blocks):
+    prefix = f'backbone.gcn.{i}'
+    key_map.checks[f'{prefix}.gcn.A'] = np.asarray(block.gcn.A[...])
+    if block.gcn.PA is not None:
+      key_map.add(f'{prefix}.gcn.PA', _block_path(i, 'gcn', 'PA'))
+    key_map.add_conv(f'{prefix}.gcn.conv', _block_path(i, 'gcn', 'conv'))
+    key_map.add_batchnorm(f'{prefix}.gcn.bn', _block_path(i, 'gcn', 'bn'))
+    key_map.add_conv(f'{prefix}.tcn.conv', _block_path(i, 'tcn', 'conv'))
+    key_map.add_batchnorm(f'{prefix}.tcn.bn', _block_path(i, 'tcn', 'bn'))
+    _add_residual(key_map, prefix, i, block, 'conv', 'bn')
+
+
+def _stgcn_0x(model: STGCNRecognizer, key_map: KeyMap) -> None:
+  key_map.checks['backbone.A'] = _adjacency(model)
+  for i, block in enumerate(model.backbone.blocks):
+    prefix = f'backbone.st_gcn_networks.{i}'
+    if block.gcn.PA is not None:
+      key_map.add(f'backbone.edge_importance.{i}', _block_path(i, 'gcn', 'PA'))
+    key_map.add_conv(f'{prefix}.gcn.conv', _block_path(i, 'gcn', 'conv'))
+    # 0.x tcn = [BN, ReLU, Conv, BN, Dropout]; its leading BN is our graph unit's trailing BN.
+    key_map.add_batchnorm(f'{prefix}.tcn.0', _block_path(i, 'gcn', 'bn'))
+    key_map.add_conv(f'{prefix}.tcn.2', _block_path(i, 'tcn', 'conv'))
+    key_map.add_batchnorm(f'{prefix}.tcn.3', _block_path(i, 'tcn', 'bn'))
+    _add_residual(key_map, prefix, i, block, '0', '1')
+
+
+def _agcn_0x(model: AGCNRecognizer, key_map: KeyMap) -> None:
+  key_map.checks['backbone.A'] = _adjacency(model)
+  for i, block in enumerate(model.backbone.blocks):
+    prefix = f'backbone.agcn_networks.{i}'
+    key_map.add(f'{prefix}.gcn.PA', _block_path(i, 'gcn', 'PA'))
+    _add_adaptive_convs(key_map, prefix, i, block.gcn)
+    key_map.add_conv(f'{prefix}.tcn.0', _block_path(i, 'tcn', 'conv'))
+    key_map.add_batchnorm(f'{prefix}.tcn.1', _block_path(i, 'tcn', 'bn'))
+    _add_residual(key_map, prefix, i, block, '0', '1')
+
+
+def _aagcn_1x(model: AAGCNRecognizer, key_map: KeyMap) -> None:
+  key_map.checks['backbone.A'] = _adjacency(model)
+  for i, block in enumerate(model.backbone.blocks):
+    prefix = f'backbone.gcn.{i}'
+    unit = block.gcn
+    key_map.add(f'{prefix}.gcn.A', _block_path(i, 'gcn', 'A'))
+    key_map.add(f'{prefix}.gcn.alpha', _block_path(i, 'gcn', 'alpha'))
+    _add_adaptive_convs(key_map, prefix, i, unit)
+    if unit.attention is not None:
+      for name in ('conv_sa', 'conv_ta'):
+        key_map.add_conv(f'{prefix}.gcn.{name}', _block_path(i, 'gcn', 'attention', name))
+      for name in ('fc1c', 'fc2c'):
+        key_map.add_linear(f'{prefix}.gcn.{name}', _block_path(i, 'gcn', 'attention', name))
+    key_map.add_conv(f'{prefix}.tcn.conv', _block_path(i, 'tcn', 'conv'))
+    key_map.add_batchnorm(f'{prefix}.tcn.bn', _block_path(i, 'tcn', 'bn'))
+    _add_residual(key_map, prefix, i, block, 'conv', 'bn')
+
+
+def mmaction_key_map(model: GCNRecognizer, edition: str) -> KeyMap:
+  """The KeyMap of an MMAction2 ``edition`` ('1.x', '0.x' or 'pyskl') checkpoint for this GCN model."""
+  if edition not in EDITIONS:
+    raise ValueError(f'edition must be one of {EDITIONS}, got {edition!r}')
+  key_map = KeyMap()
+  if model.backbone.data_bn.bn is not None:
+    key_map.add_batchnorm('backbone.data_bn', _BACKBONE + ('data_bn', 'bn'))
+  if isinstance(model, STGCNRecognizer):
+    (_stgcn_0x if edition == '0.x' else _stgcn_1x)(model, key_map)
+  elif isinstance(model, AGCNRecognizer):
+    if edition != '0.x':
+      raise ValueError(f"model 'agcn' is the 0.x AGCN; its checkpoints are edition '0.x', not {edition!r} "
+                       "(1.x 2s-AGCN checkpoints are AAGCN: build model 'aagcn')")
+    _agcn_0x(model, key_map)
+  elif isinstance(model, AAGCNRecognizer):
+    if edition == '0.x':
+      raise ValueError("model 'aagcn' is the 1.x AAGCN; 0.x 2s-AGCN checkpoints need model 'agcn'")
+    _aagcn_1x(model, key_map)
+  else:
+    raise TypeError(f'not a skeljax GCN recognizer: {type(model).__name__}')
+  _add_head(key_map, edition)
+  return key_map
+
+
+def import_mmaction_gcn(model: GCNRecognizer, state_dict: dict[str, np.ndarray], edition: str,
+                        source: str = 'checkpoint') -> None:
+  """Loads an MMAction2/PySKL GCN ``state_dict`` into ``model`` in place.
+
+  Raises ``CheckpointMismatchError`` listing every unknown, missing or mis-shaped key and every graph
+  buffer that differs from the model's graph. ``source`` (e.g. the file name) prefixes the message.
+  """
+  if 'state_dict' in state_dict and isinstance(state_dict['state_dict'], dict):
+    state_dict = state_dict['state_dict']
+  load_state_dict_into(model, state_dict, mmaction_key_map(model, edition), source=source)

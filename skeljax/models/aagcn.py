@@ -1,0 +1,108 @@
+"""AAGCN (Shi et al. 2020) as in MMAction2 1.x ``AAGCN`` + ``GCNHead`` (also PySKL's unit).
+
+Unit, per subset k: ``S_k = tanh(theta(x) . phi(x) / (inter * T))``; aggregate x with ``A_k + alpha * S_k``
+(A learnable from the graph, alpha from 0), 1x1 ``conv_d``; ``y = ReLU(BN(sum_k) + down(x))``; then,
+with ``attention=True``, spatial, temporal and channel attention, each ``y <- y * sigmoid(.) + y``.
+MMAction2's 1.x "2s-agcn" configs use ``gcn_attention=False`` (our default); the class default there is True.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from skeljax.models import layers
+from skeljax.models.agcn import Down, aggregate, attention_logits
+from skeljax.models.gcn_backbone import GCNBackbone
+from skeljax.models.gcn_head import GCNHead
+from skeljax.models.gcn_recognizer import GCNRecognizer, build_graph, check_edition
+from skeljax.models.gcn_units import conv2d, conv_branch_init, zeros_init
+
+DEFAULT_GRAPH = {'layout': 'nturgb+d', 'strategy': 'spatial'}
+
+
+def _conv1d(c_in: int, c_out: int, kernel: int, kernel_init: nnx.Initializer, rngs: nnx.Rngs) -> nnx.Conv:
+  pad = (kernel - 1) // 2
+  return nnx.Conv(c_in, c_out, (kernel,), padding=((pad, pad),), kernel_init=kernel_init,
+                  bias_init=zeros_init, rngs=rngs)
+
+
+class STCAttention(nnx.Module):
+  """AAGCN's spatial, then temporal, then channel attention on ``[B, T, V, C]`` (shape preserved).
+
+  Init as MMAction2's ``unit_aagcn`` init_cfg: conv_ta 0, conv_sa Xavier-normal, fc1c Kaiming fan_in,
+  fc2c 0 (so the channel gate starts at 1/2).
+  """
+
+  def __init__(self, channels: int, num_node: int, *, rngs: nnx.Rngs):
+    kernel_v = num_node if num_node % 2 else num_node - 1
+    self.conv_sa = _conv1d(channels, 1, kernel_v, jax.nn.initializers.variance_scaling(1.0, 'fan_avg', 'normal'),
+                           rngs)
+    self.conv_ta = _conv1d(channels, 1, 9, zeros_init, rngs)
+    self.fc1c = nnx.Linear(channels, channels // 2, rngs=rngs, bias_init=zeros_init,
+                           kernel_init=jax.nn.initializers.variance_scaling(2.0, 'fan_in', 'normal'))
+    self.fc2c = nnx.Linear(channels // 2, channels, kernel_init=zeros_init, bias_init=zeros_init, rngs=rngs)
+
+  def __call__(self, y: jax.Array) -> jax.Array:
+    gate = jax.nn.sigmoid(self.conv_sa(y.mean(axis=1)))  # [B, V, 1]
+    y = y * gate[:, None] + y
+    gate = jax.nn.sigmoid(self.conv_ta(y.mean(axis=2)))  # [B, T, 1]
+    y = y * gate[:, :, None] + y
+    gate = jax.nn.sigmoid(self.fc2c(jax.nn.relu(self.fc1c(y.mean(axis=(1, 2))))))  # [B, C]
+    return y * gate[:, None, None] + y
+
+
+class AAGCNUnit(nnx.Module):
+  """1.x ``unit_aagcn`` (adaptive): ``[B, T, V, Ci] -> [B, T, V, Co]``."""
+
+  def __init__(self, c_in: int, c_out: int, adjacency: np.ndarray, *, coff_embedding: int = 4,
+               attention: bool = False, rngs: nnx.Rngs):
+    num_subsets, num_node = adjacency.shape[0], adjacency.shape[-1]
+    inter = c_out // coff_embedding
+    self.A = nnx.Param(jnp.asarray(adjacency, jnp.float32))
+    self.alpha = nnx.Param(jnp.zeros((1,), jnp.float32))
+    kaiming = dict(init='kaiming', rngs=rngs)
+    self.conv_a = nnx.List([conv2d(c_in, inter, **kaiming) for _ in range(num_subsets)])
+    self.conv_b = nnx.List([conv2d(c_in, inter, **kaiming) for _ in range(num_subsets)])
+    self.conv_d = nnx.List([conv2d(c_in, c_out, kernel_init=conv_branch_init(num_subsets), rngs=rngs)
+                            for _ in range(num_subsets)])
+    self.down = Down(c_in, c_out, init='kaiming', rngs=rngs) if c_in != c_out else None
+    # init_cfg overrides the module named `bn` to 1e-6 so each unit starts close to its residual path.
+    self.bn = layers.BatchNorm(c_out, scale_init=1e-6)
+    self.attention = STCAttention(c_out, num_node, rngs=rngs) if attention else None
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    alpha = self.alpha[...][0]
+    y = 0.0
+    for k, (conv_a, conv_b, conv_d) in enumerate(zip(self.conv_a, self.conv_b, self.conv_d)):
+      s = jnp.tanh(attention_logits(conv_a(x), conv_b(x)))
+      y = y + conv_d(aggregate(x, self.A[...][k] + alpha * s))
+    residual = self.down(x) if self.down is not None else x
+    y = jax.nn.relu(self.bn(y) + residual)
+    return self.attention(y) if self.attention is not None else y
+
+
+class AAGCNRecognizer(GCNRecognizer):
+  """1.x AAGCN recognizer: ``x [N, clips, M, T, V, C] -> [N, clips, num_classes]``."""
+
+  def __init__(self, *, num_classes: int, in_channels: int = 3, graph_cfg: Mapping | None = None,
+               num_person: int = 2, data_bn_type: str | None = 'MVC', attention: bool = False,
+               tcn_dropout: float = 0.0, head_dropout: float = 0.0, head: str = 'gcn', edition: str = '1.x',
+               rngs: nnx.Rngs):
+    if check_edition(edition) != '1.x':
+      raise ValueError(f"'aagcn' is the MMAction2 1.x unit (edition '1.x'); for 0.x use 'agcn', got {edition!r}")
+    self.edition = edition
+    adjacency = build_graph(graph_cfg, DEFAULT_GRAPH)
+
+    def gcn_unit(c_in, c_out, a, unit_rngs):
+      return AAGCNUnit(c_in, c_out, a, attention=attention, rngs=unit_rngs)
+
+    self.backbone = GCNBackbone(adjacency, gcn_unit, in_channels=in_channels, num_person=num_person,
+                                data_bn_type=data_bn_type, tcn_dropout=tcn_dropout, conv_init='kaiming',
+                                rngs=rngs)
+    self.cls_head = GCNHead(self.backbone.out_channels, num_classes, dropout=head_dropout, head_type=head,
+                            rngs=rngs)

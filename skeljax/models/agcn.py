@@ -1,0 +1,96 @@
+"""2s-AGCN (Shi et al. 2019) as in MMAction2 0.x ``AGCN`` + ``STGCNHead`` (the paper's adaptive unit).
+
+Unit, per subset k: ``S_k = softmax_v(theta(x) . phi(x) / (inter * T))``, aggregate x with
+``A_k + B_k + S_k`` (A fixed, B learnable), 1x1 ``conv_d``; then ``ReLU(BN(sum_k) + down(x))``. The
+temporal unit is conv + BN without the ST-GCN's leading BN/ReLU.
+
+Init reproduces what 0.x actually does (checked against the reference's init statistics): only B is set
+(1e-6); the unit's intended Kaiming / branch / 1e-6-BN inits are silent no-ops there, so every conv keeps
+PyTorch's default init and every BN weight is 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from skeljax.models import layers
+from skeljax.models.gcn_backbone import GCNBackbone
+from skeljax.models.gcn_head import GCNHead
+from skeljax.models.gcn_recognizer import GCNRecognizer, build_graph
+from skeljax.models.gcn_units import Adjacency, constant_init, conv2d
+
+DEFAULT_GRAPH = {'layout': 'ntu-rgb+d', 'strategy': 'spatial'}
+
+
+class Down(nnx.Module):
+  """The unit's own residual when channels change: 1x1 conv + BN (MMAction2 ``down.0`` / ``down.1``)."""
+
+  def __init__(self, c_in: int, c_out: int, *, init: str, rngs: nnx.Rngs, bn_scale: float = 1.0):
+    self.conv = conv2d(c_in, c_out, init=init, rngs=rngs)
+    self.bn = layers.BatchNorm(c_out, scale_init=bn_scale)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    return self.bn(self.conv(x))
+
+
+def attention_logits(theta: jax.Array, phi: jax.Array) -> jax.Array:
+  """``sum_{t, c} theta[b, t, v, c] * phi[b, t, w, c] / (C * T)``: ``[B, T, V, C] x2 -> [B, V, V]``."""
+  _, t, _, c = theta.shape
+  return jnp.einsum('btvc,btwc->bvw', theta, phi) / (c * t)
+
+
+def aggregate(x: jax.Array, adjacency: jax.Array) -> jax.Array:
+  """``out[b, t, w, c] = sum_v x[b, t, v, c] * adj[b, v, w]``."""
+  return jnp.einsum('btvc,bvw->btwc', x, adjacency)
+
+
+class AGCNUnit(nnx.Module):
+  """0.x adaptive graph conv: ``[B, T, V, Ci] -> [B, T, V, Co]``."""
+
+  def __init__(self, c_in: int, c_out: int, adjacency: np.ndarray, *, coff_embedding: int = 4,
+               rngs: nnx.Rngs):
+    num_subsets = adjacency.shape[0]
+    inter = c_out // coff_embedding
+    self.A = Adjacency(jnp.asarray(adjacency, jnp.float32))
+    self.PA = nnx.Param(constant_init(1e-6)(None, adjacency.shape))
+    self.conv_a = nnx.List([conv2d(c_in, inter, rngs=rngs) for _ in range(num_subsets)])
+    self.conv_b = nnx.List([conv2d(c_in, inter, rngs=rngs) for _ in range(num_subsets)])
+    self.conv_d = nnx.List([conv2d(c_in, c_out, rngs=rngs) for _ in range(num_subsets)])
+    self.down = Down(c_in, c_out, init='torch', rngs=rngs) if c_in != c_out else None
+    self.bn = layers.BatchNorm(c_out)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    adjacency = self.A[...] + self.PA[...]
+    y = 0.0
+    for k, (conv_a, conv_b, conv_d) in enumerate(zip(self.conv_a, self.conv_b, self.conv_d)):
+      # The reference normalises over the source joint v (softmax dim -2 of [N, V, V]).
+      s = jax.nn.softmax(attention_logits(conv_a(x), conv_b(x)), axis=-2)
+      y = y + conv_d(aggregate(x, s + adjacency[k]))
+    residual = self.down(x) if self.down is not None else x
+    return jax.nn.relu(self.bn(y) + residual)
+
+
+class AGCNRecognizer(GCNRecognizer):
+  """0.x 2s-AGCN recognizer (one stream): ``x [N, clips, M, T, V, C] -> [N, clips, num_classes]``."""
+
+  def __init__(self, *, num_classes: int, in_channels: int = 3, graph_cfg: Mapping | None = None,
+               num_person: int = 2, data_bn_type: str | None = 'VC', tcn_dropout: float = 0.0,
+               head_dropout: float = 0.0, head: str = 'stgcn0x', edition: str = '0.x', rngs: nnx.Rngs):
+    if edition != '0.x':
+      raise ValueError(f"'agcn' is the MMAction2 0.x unit (edition '0.x'); for 1.x use 'aagcn', got {edition!r}")
+    self.edition = edition
+    adjacency = build_graph(graph_cfg, DEFAULT_GRAPH)
+
+    def gcn_unit(c_in, c_out, a, unit_rngs):
+      return AGCNUnit(c_in, c_out, a, rngs=unit_rngs)
+
+    self.backbone = GCNBackbone(adjacency, gcn_unit, in_channels=in_channels, num_person=num_person,
+                                data_bn_type=data_bn_type, tcn_dropout=tcn_dropout, conv_init='torch',
+                                rngs=rngs)
+    self.cls_head = GCNHead(self.backbone.out_channels, num_classes, dropout=head_dropout, head_type=head,
+                            rngs=rngs)

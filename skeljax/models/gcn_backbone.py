@@ -1,0 +1,123 @@
+"""The 10-block GCN backbone shared by ST-GCN, 0.x AGCN and 1.x AAGCN; only the graph unit differs.
+
+Layer list (MMAction2 ``base_channels=64, inflate_stages=[5, 8], down_stages=[5, 8]``): 3->64 (no residual),
+64 x3, 64->128 /2, 128 x2, 128->256 /2, 256 x2. A block is ``ReLU(tcn(gcn(x)) + residual(x))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from skeljax.models import layers
+from skeljax.models.gcn_units import Adjacency, TemporalConv, check_adjacency
+
+# (c_in, c_out, adjacency, rngs) -> module mapping [B, T, V, c_in] -> [B, T, V, c_out]
+GcnUnitFn = Callable[[int, int, np.ndarray, nnx.Rngs], nnx.Module]
+
+DATA_BN_TYPES = ('VC', 'MVC', None)
+
+
+def stage_specs(in_channels: int, base_channels: int = 64, num_stages: int = 10,
+                inflate_stages=(5, 8), down_stages=(5, 8)) -> list[tuple[int, int, int, str]]:
+  """``(c_in, c_out, stride, residual)`` per block; residual is 'none', 'identity' or 'conv'."""
+  specs = [(in_channels, base_channels, 1, 'none')]
+  c_in = base_channels
+  for stage in range(2, num_stages + 1):
+    c_out = c_in * (2 if stage in inflate_stages else 1)
+    stride = 2 if stage in down_stages else 1
+    specs.append((c_in, c_out, stride, 'identity' if (c_in == c_out and stride == 1) else 'conv'))
+    c_in = c_out
+  return specs
+
+
+class DataBN(nnx.Module):
+  """Input BatchNorm1d over joints x channels per person ('VC') or over persons too ('MVC').
+
+  ``[N, M, T, V, C] -> [N * M, T, V, C]``. Feature order matches PyTorch: ``v * C + c`` (VC),
+  ``m * V * C + v * C + c`` (MVC), so ``data_bn`` checkpoint tensors load unchanged.
+  """
+
+  def __init__(self, kind: str | None, num_person: int, num_node: int, in_channels: int):
+    if kind not in DATA_BN_TYPES:
+      raise ValueError(f'data_bn_type must be one of {DATA_BN_TYPES}, got {kind!r}')
+    self.kind = kind
+    self.num_person = num_person
+    size = {'VC': num_node * in_channels, 'MVC': num_person * num_node * in_channels, None: 0}[kind]
+    self.bn = layers.BatchNorm(size) if kind is not None else None
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    n, m, t, v, c = x.shape
+    if self.kind == 'VC':
+      x = self.bn(x.reshape(n * m, t, v * c))
+    elif self.kind == 'MVC':
+      if m != self.num_person:
+        raise ValueError(f"data_bn_type 'MVC' was built for num_person={self.num_person}, input has M={m}")
+      x = jnp.transpose(x, (0, 2, 1, 3, 4)).reshape(n, t, m * v * c)
+      x = jnp.transpose(self.bn(x).reshape(n, t, m, v, c), (0, 2, 1, 3, 4))
+    return x.reshape(n * m, t, v, c)
+
+
+class GCNBlock(nnx.Module):
+  """``ReLU(tcn(gcn(x)) + residual(x))``; residual is none, identity, or a strided 1x1 conv + BN."""
+
+  def __init__(self, gcn: nnx.Module, tcn: nnx.Module, residual_kind: str,
+               residual: nnx.Module | None = None):
+    if residual_kind not in ('none', 'identity', 'conv'):
+      raise ValueError(f'unknown residual kind {residual_kind!r}')
+    self.gcn = gcn
+    self.tcn = tcn
+    self.residual_kind = residual_kind
+    self.residual = residual
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    y = self.tcn(self.gcn(x))
+    if self.residual_kind == 'identity':
+      y = y + x
+    elif self.residual_kind == 'conv':
+      y = y + self.residual(x)
+    return jax.nn.relu(y)
+
+
+class GCNBackbone(nnx.Module):
+  """Data BN + 10 GCN blocks: ``[N, M, T, V, C] -> [N * M, ceil(T / 4), V, 256]``.
+
+  ``gcn_unit_fn`` builds each block's graph unit; ``conv_init`` ('kaiming' or 'torch') initialises the
+  temporal and residual convs. ``tcn_dropout`` applies to every block but the first, as in MMAction2.
+  """
+
+  def __init__(self, adjacency: np.ndarray, gcn_unit_fn: GcnUnitFn, *, in_channels: int = 3,
+               num_person: int = 2, data_bn_type: str | None = 'VC', tcn_dropout: float = 0.0,
+               conv_init: str = 'kaiming', base_channels: int = 64, rngs: nnx.Rngs):
+    adjacency = check_adjacency(adjacency)
+    num_node = adjacency.shape[-1]
+    self.num_node = num_node
+    self.in_channels = in_channels
+    # The configured graph, kept so a checkpoint's graph buffers can be verified against it.
+    self.A = Adjacency(jnp.asarray(adjacency))
+    self.data_bn = DataBN(data_bn_type, num_person, num_node, in_channels)
+    blocks = []
+    for i, (c_in, c_out, stride, residual_kind) in enumerate(stage_specs(in_channels, base_channels)):
+      gcn = gcn_unit_fn(c_in, c_out, adjacency, rngs)
+      tcn = TemporalConv(c_out, c_out, kernel_size=9, stride=stride, dropout=tcn_dropout if i else 0.0,
+                         init=conv_init, rngs=rngs)
+      residual = (TemporalConv(c_in, c_out, kernel_size=1, stride=stride, init=conv_init, rngs=rngs)
+                  if residual_kind == 'conv' else None)
+      blocks.append(GCNBlock(gcn, tcn, residual_kind, residual))
+    self.blocks = nnx.List(blocks)
+    self.out_channels = stage_specs(in_channels, base_channels)[-1][1]
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    if x.ndim != 5:
+      raise ValueError(f'GCN backbone input must be [N, M, T, V, C], got shape {x.shape}')
+    if x.shape[3] != self.num_node or x.shape[4] != self.in_channels:
+      raise ValueError(f'GCN backbone built for V={self.num_node}, C={self.in_channels}; '
+                       f'input has V={x.shape[3]}, C={x.shape[4]}')
+    x = self.data_bn(x)
+    for block in self.blocks:
+      x = block(x)
+    return x
