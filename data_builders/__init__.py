@@ -1,0 +1,21 @@
+"""TFDS builders for skeleton datasets (array_record, no TensorFlow needed).
+
+Build any of them with ``python -m data_builders.build <name>/<config> --data_dir=... [--manual_dir=...]``.
+Each dataset lives in ``data_builders/<name>/<name>_dataset_builder.py`` as ``class Builder``; importing that
+module registers it with TFDS.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+DATASETS = ('synthetic_skeleton', 'ntu60', 'ntu120', 'finegym', 'ucf101_skeleton', 'hmdb51_skeleton',
+            'babel', 'kinetics400_skeleton', 'nw_ucla', 'custom_skeleton')
+
+
+def builder_class(name: str):
+  """The TFDS builder class of dataset ``name`` (imports, hence registers, its module)."""
+  if name not in DATASETS:
+    raise ValueError(f'Unknown skeleton dataset {name!r}; known: {", ".join(DATASETS)}')
+  module = importlib.import_module(f'data_builders.{name}.{name}_dataset_builder')
+  return module.Builder

@@ -1,0 +1,1 @@
+"""NTU RGB+D 120 skeletons (TFDS builder ``ntu120``)."""

@@ -1,0 +1,1 @@
+"""NTU RGB+D 60 skeletons (TFDS builder ``ntu60``)."""

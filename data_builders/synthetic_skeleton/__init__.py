@@ -1,0 +1,1 @@
+"""Procedural skeleton actions (TFDS builder ``synthetic_skeleton``): the embedded default dataset."""
