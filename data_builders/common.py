@@ -184,10 +184,8 @@ def load_pickle_split(path: pathlib.Path, ann_split: str | None, cfg: SkeletonCo
   """Loads and validates the annotations of one split of an MMAction2/PySKL pickle."""
   from skeljax.data import annotations  # pylint: disable=g-import-not-at-top
 
-  records = annotations.load_annotations(str(path), split=ann_split)
-  source = f'{path}' + (f' (split {ann_split!r})' if ann_split else '')
-  return [annotations.validate_annotation(r, source=source, num_joints=cfg.num_joints,
-                                          num_classes=cfg.num_classes) for r in records]
+  return list(annotations.load_annotations(path, split=ann_split, num_joints=cfg.num_joints,
+                                           num_classes=cfg.num_classes))
 
 
 def benchmark_configs(*, dataset: str, benchmarks: Sequence[str], num_classes: int,
