@@ -27,7 +27,6 @@ _LOCAL = {name: getattr(transforms, name) for name in transforms.TRANSFORM_NAMES
 # Name -> 'module:attribute', imported when a config first asks for it.
 _LAZY = {
     'GeneratePoseTarget': 'skeljax.data.heatmap:GeneratePoseTarget',
-    'DecompressPose': 'skeljax.data.decompress:DecompressPose',
 }
 
 

@@ -1,5 +1,6 @@
-"""Temporal sampling: which frames a clip takes (``UniformSampleFrames``, ``PaddingWithLoop``) and
-``PoseDecode``, which gathers them."""
+"""Temporal sampling: which frames a clip takes (``UniformSampleFrames``, ``PaddingWithLoop``),
+``PoseDecode``, which gathers them, and ``DecompressPose``, which first makes Kinetics-style
+per-skeleton rows into dense ``[M, T, V, 2]`` clips."""
 
 from __future__ import annotations
 
@@ -168,3 +169,16 @@ class PoseDecode(Transform):
       results['keypoint_score'] = score[:, frame_inds].astype(np.float32)
     results['keypoint'] = kp[:, frame_inds].astype(np.float32)
     return results
+
+
+class DecompressPose(Transform):
+  """MMAction2 1.x ``DecompressPose``: compressed rows ``keypoint [N, V, 3]`` + ``frame_inds [N]`` ->
+  dense ``keypoint [M, T, V, 2]``, ``keypoint_score [M, T, V]`` (``skeljax.data.decompress``)."""
+
+  def __init__(self, squeeze: bool = True, max_person: int = 10):
+    self.squeeze = squeeze
+    self.max_person = int(max_person)
+
+  def __call__(self, results, rng=None):
+    from skeljax.data.decompress import decompress_pose  # pylint: disable=import-outside-toplevel
+    return decompress_pose(results, squeeze=self.squeeze, max_person=self.max_person)
