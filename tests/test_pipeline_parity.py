@@ -156,7 +156,6 @@ def test_posec3d_val_stages_parity(posec3d, manifest_1x):
 
 def test_posec3d_val_pipeline_end_to_end_parity(posec3d, manifest_1x):
   """The whole config pipeline through the registry, with the heatmap op loaded lazily."""
-  pytest.importorskip('skeljax.data.heatmap')
   pipeline = build_pipeline(manifest_1x['posec3d']['val_pipeline'] + [{'type': 'PackActionInputs'}])
   raw = posec3d['raw_keypoint']
   packed = pipeline({'keypoint': raw, 'keypoint_score': posec3d['raw_keypoint_score'],
