@@ -41,10 +41,10 @@ class Transform:
       raise self.fail(results, f'needs key {key!r}; the results dict has {sorted(results)}')
     return results[key]
 
-  def keypoint(self, results: dict, min_ndim: int = 4) -> np.ndarray:
+  def keypoint(self, results: dict, ndim: int = 4) -> np.ndarray:
     """``results['keypoint']`` as an array, checked to be ``[M, T, V, C]``."""
     kp = np.asarray(self.require(results, 'keypoint'))
-    if kp.ndim != min_ndim:
+    if kp.ndim != ndim:
       raise self.fail(results, f'keypoint must be [M, T, V, C], got shape {kp.shape}')
     return kp
 
