@@ -51,10 +51,13 @@ def skeleton_features(*, num_joints: int, num_channels: int, with_score: bool, n
 
 @dataclasses.dataclass
 class SplitSource:
-  """Where one TFDS split comes from: the first existing file among ``files``, filtered by ``ann_split``."""
+  """Where one TFDS split comes from: the first existing ``(file, ann_split)`` among ``candidates``.
+
+  ``ann_split`` selects from a dict-style pickle's ``split`` table; ``None`` takes the whole file (0.x
+  list-style pickles hold one split per file).
+  """
   name: str
-  files: tuple[str, ...]
-  ann_split: str | None = None
+  candidates: tuple[tuple[str, str | None], ...]
 
 
 @dataclasses.dataclass
@@ -105,14 +108,15 @@ def keyed_example(record: Mapping[str, Any], **kwargs) -> tuple[str, dict[str, A
   return example['frame_dir'], example
 
 
-def find_file(manual_dir: pathlib.Path, candidates: Sequence[str], instructions: str) -> pathlib.Path:
-  """Returns the first of ``candidates`` present in ``manual_dir`` or raises naming all of them."""
-  for name in candidates:
+def find_file(manual_dir: pathlib.Path, candidates: Sequence[tuple[str, str | None]],
+              instructions: str) -> tuple[pathlib.Path, str | None]:
+  """The first ``(path, ann_split)`` of ``candidates`` whose file is in ``manual_dir``; raises naming all."""
+  for name, ann_split in candidates:
     path = pathlib.Path(manual_dir) / name
     if path.is_file():
-      return path
-  raise FileNotFoundError(f'None of {list(candidates)} found in the manual directory {manual_dir}.\n'
-                          f'{instructions}')
+      return path, ann_split
+  names = sorted({name for name, _ in candidates})
+  raise FileNotFoundError(f'None of {names} found in the manual directory {manual_dir}.\n{instructions}')
 
 
 def unique_keys(examples: Iterable[tuple[str, dict]], source: str) -> Iterator[tuple[str, dict]]:
@@ -164,8 +168,9 @@ class SkeletonBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
   def _records(self, dl_manager, split: SplitSource) -> tuple[str, Iterable[Mapping[str, Any]]]:
     """Returns (source description for errors, iterable of annotation dicts) for one split."""
-    path = find_file(dl_manager.manual_dir, split.files, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
-    return str(path), load_pickle_split(path, split.ann_split, self.builder_config)
+    path, ann_split = find_file(dl_manager.manual_dir, split.candidates, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
+    source = f'{path}' + (f' (split {ann_split!r})' if ann_split else '')
+    return source, load_pickle_split(path, ann_split, self.builder_config)
 
   def _generate_examples(self, dl_manager, split: SplitSource):
     source, records = self._records(dl_manager, split)
@@ -205,5 +210,15 @@ def benchmark_configs(*, dataset: str, benchmarks: Sequence[str], num_classes: i
                           else 'HRNet 2D skeletons (COCO-17 joints, pixels, with scores)')),
           num_joints=25 if three_d else 17, num_channels=3 if three_d else 2, num_classes=num_classes,
           with_score=not three_d, layout='nturgb+d' if three_d else 'coco',
-          splits=(SplitSource('train', files, f'{bench}_train'), SplitSource('val', files, f'{bench}_val'))))
+          splits=tuple(SplitSource(split, tuple((f, f'{bench}_{split}') for f in files))
+                       for split in ('train', 'val'))))
   return configs
+
+
+def coco_2d_config(name: str, *, num_classes: int, splits: Mapping[str, Sequence[tuple[str, str | None]]],
+                   description: str, version: str = '1.0.0') -> SkeletonConfig:
+  """A config of HRNet COCO-17 2D skeletons (pixels, with scores)."""
+  return SkeletonConfig(
+      name=name, version=version, description=description, num_joints=17, num_channels=2,
+      num_classes=num_classes, with_score=True, layout='coco',
+      splits=tuple(SplitSource(split, tuple(candidates)) for split, candidates in splits.items()))

@@ -1,0 +1,1 @@
+"""BABEL skeletons in the NTU-25 layout (TFDS builder ``babel``)."""

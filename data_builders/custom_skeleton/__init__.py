@@ -1,0 +1,1 @@
+"""Your own skeleton pickle as a TFDS dataset (builder ``custom_skeleton``)."""

@@ -1,0 +1,1 @@
+"""FineGYM 2D skeletons (TFDS builder ``finegym``)."""

@@ -1,0 +1,29 @@
+"""UCF101 HRNet 2D skeletons from MMAction2 / PySKL pickles (configs split1..split3: train/test)."""
+
+from __future__ import annotations
+
+import tensorflow_datasets as tfds
+
+from data_builders import common
+
+_INSTRUCTIONS = f"""
+Put one of these in the manual directory (`--manual_dir`), unchanged:
+  ucf101_hrnet.pkl   {common.PYSKL_DATA_URL}/ucf101/ucf101_hrnet.pkl   (PySKL)
+  ucf101_2d.pkl      {common.MMACTION2_DATA_URL}/ucf101_2d.pkl   (MMAction2 1.x)
+  ucf101.pkl         https://download.openmmlab.com/mmaction/posec3d/ucf101.pkl   (MMAction2 0.x)
+"""
+
+
+def _config(k: int) -> common.SkeletonConfig:
+  files = ('ucf101_hrnet.pkl', 'ucf101_2d.pkl', 'ucf101.pkl')
+  return common.coco_2d_config(
+      f'split{k}', num_classes=101, description=f'UCF101 official split {k}, HRNet COCO-17 2D skeletons',
+      splits={'train': tuple((f, f'train{k}') for f in files), 'test': tuple((f, f'test{k}') for f in files)})
+
+
+class Builder(common.SkeletonBuilder):
+  """UCF101 (101 classes), three official train/test splits."""
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'First release.'}
+  MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
+  BUILDER_CONFIGS = [_config(k) for k in (1, 2, 3)]
