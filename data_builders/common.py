@@ -222,3 +222,47 @@ def coco_2d_config(name: str, *, num_classes: int, splits: Mapping[str, Sequence
       name=name, version=version, description=description, num_joints=17, num_channels=2,
       num_classes=num_classes, with_score=True, layout='coco',
       splits=tuple(SplitSource(split, tuple(candidates)) for split, candidates in splits.items()))
+
+
+def raw_ntu_example(path: str, **kwargs) -> tuple[str, dict[str, Any]]:
+  """One raw ``.skeleton`` file → keyed example (PySKL denoising, float16-rounded like its pickles)."""
+  from skeljax.data import ntu_raw  # pylint: disable=g-import-not-at-top
+  record = ntu_raw.to_record(ntu_raw.parse_skeleton_file(path), '3d')
+  return keyed_example(record, **kwargs)
+
+
+class NtuBuilder(SkeletonBuilder, skip_registration=True):
+  """NTU builders: annotation pickles, or (3D configs) the raw Kinect ``.skeleton`` files.
+
+  Raw files are read when no pickle is in the manual directory but ``nturgb+d_skeletons/`` (the folder the
+  official zips extract to) or the manual directory itself holds ``*.skeleton`` files; they go through
+  ``skeljax.data.ntu_raw`` (PySKL's denoising, which its ``*_3danno.pkl`` files were made with), minus the
+  samples the dataset lists as missing, split by ``skeljax.data.ntu_splits``.
+  """
+  NTU_DATASET = ''
+
+  def _raw_dir(self, manual_dir: pathlib.Path) -> pathlib.Path | None:
+    for folder in (pathlib.Path(manual_dir) / 'nturgb+d_skeletons', pathlib.Path(manual_dir)):
+      if folder.is_dir() and next(folder.glob('*.skeleton'), None) is not None:
+        return folder
+    return None
+
+  def _generate_examples(self, dl_manager, split: SplitSource):
+    cfg = self.builder_config
+    manual_dir = pathlib.Path(dl_manager.manual_dir)
+    has_pickle = any((manual_dir / name).is_file() for name, _ in split.candidates)
+    raw_dir = None if has_pickle or cfg.num_channels != 3 else self._raw_dir(manual_dir)
+    if raw_dir is None:
+      return super()._generate_examples(dl_manager, split)
+    from skeljax.data import ntu_raw, ntu_splits  # pylint: disable=g-import-not-at-top
+    samples = ntu_raw.list_samples(raw_dir, self.NTU_DATASET)
+    ann_split, = {a for _, a in split.candidates}  # e.g. 'xsub_train', the same for every candidate file
+    paths = [str(samples[name]) for name in ntu_splits.make_splits(samples, self.NTU_DATASET)[ann_split]]
+    source = f'{raw_dir} ({self.NTU_DATASET} {ann_split})'
+    convert = functools.partial(raw_ntu_example, num_joints=cfg.num_joints, num_channels=cfg.num_channels,
+                                with_score=cfg.with_score, source=source)
+    if self._use_beam:
+      beam = beam_module()
+      # Parsing ~114k text files is the slow part, so that is what Beam spreads over workers.
+      return beam.Create(paths) | beam.Map(convert)
+    return unique_keys(map(convert, paths), source)
