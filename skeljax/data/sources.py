@@ -106,3 +106,8 @@ def open_source(name: str, split: str, *, data_dir: str | os.PathLike | None = N
 def class_names(name: str, *, data_dir: str | os.PathLike | None = None) -> list[str]:
   """The class names of a built dataset (``'0'``, ``'1'``, ... when it has none)."""
   return list(load_builder(name, data_dir=data_dir).info.features['label'].names)
+
+
+def open_split(name: str, split: str, *, data_dir: str | os.PathLike | None = None) -> SkeletonSource:
+  """Same as ``open_source`` (the name ``skeljax.train`` uses)."""
+  return open_source(name, split, data_dir=data_dir)
