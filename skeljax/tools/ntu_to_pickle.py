@@ -1,0 +1,45 @@
+r"""Converts raw NTU RGB+D ``.skeleton`` files into a PySKL-format annotation pickle.
+
+  python -m skeljax.tools.ntu_to_pickle --skeleton_dir=nturgb+d_skeletons --out=ntu60_3danno.pkl \
+      [--dataset=ntu60|ntu120] [--modality=3d|2d] [--num_workers=8]
+
+Denoising follows PySKL's ``tools/data/ntu_preproc.py``; the pickle holds only builtins and numpy arrays
+(keypoints float16, as PySKL stores them) and reads back with ``skeljax.data.annotations``.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import pickle
+
+import numpy as np
+from absl import app, flags
+
+from skeljax.data import ntu_raw
+
+_SKELETON_DIR = flags.DEFINE_string('skeleton_dir', None, 'Folder of raw .skeleton files.', required=True)
+_OUT = flags.DEFINE_string('out', None, 'Output .pkl path.', required=True)
+_DATASET = flags.DEFINE_enum('dataset', 'ntu60', ['ntu60', 'ntu120'], 'Which benchmark set to write.')
+_MODALITY = flags.DEFINE_enum('modality', '3d', ['3d', '2d'], '3d: x, y, z metres; 2d: colour pixels.')
+_NUM_WORKERS = flags.DEFINE_integer('num_workers', 1, 'Processes used to parse files.')
+
+
+def main(argv):
+  del argv
+  data = ntu_raw.convert_ntu_dir(_SKELETON_DIR.value, _DATASET.value, modality=_MODALITY.value,
+                                 num_workers=_NUM_WORKERS.value)
+  for record in data['annotations']:
+    record['keypoint'] = record['keypoint'].astype(np.float16)
+  os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
+  with open(_OUT.value, 'wb') as f:
+    pickle.dump(data, f, protocol=4)
+  persons = collections.Counter(r['keypoint'].shape[0] for r in data['annotations'])
+  frames = sum(r['total_frames'] for r in data['annotations'])
+  splits = ', '.join(f'{k} {len(v)}' for k, v in data['split'].items())
+  print(f'{_OUT.value}: {len(data["annotations"])} records ({splits}); persons '
+        f'{dict(sorted(persons.items()))}; {frames} frames')
+
+
+if __name__ == '__main__':
+  app.run(main)
