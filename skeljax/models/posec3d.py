@@ -6,13 +6,15 @@ from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
-from skeljax.checkpoint.mmaction import KeyMap
+from skeljax.checkpoint.mmaction import KeyMap, load_state_dict_into
 from skeljax.models.i3d_head import I3DHead
 from skeljax.models.slowonly import ResNet3dSlowOnly
 
-EDITIONS = ('1.x', '0.x')
+# MMAction2 0.x, 1.x and PySKL name PoseC3D's tensors identically (spec 10.5).
+EDITIONS = ('1.x', '0.x', 'pyskl')
 
 
 class PoseC3DRecognizer(nnx.Module):
@@ -59,7 +61,7 @@ def _conv_module(key_map: KeyMap, prefix: str, path: tuple) -> None:
 
 
 def mmaction_key_map(model: PoseC3DRecognizer, edition: str = '1.x') -> KeyMap:
-  """MMAction2 (0.x, 1.x and PySKL share names) state-dict keys -> ``model`` variables."""
+  """MMAction2 / PySKL state-dict keys (the same in every edition) -> ``model`` variables."""
   if edition not in EDITIONS:
     raise ValueError(f'edition must be one of {EDITIONS}, got {edition!r}')
   key_map = KeyMap()
@@ -75,3 +77,13 @@ def mmaction_key_map(model: PoseC3DRecognizer, edition: str = '1.x') -> KeyMap:
         _conv_module(key_map, f'{prefix}.downsample', path + ('downsample',))
   key_map.add_linear('cls_head.fc_cls', ('cls_head', 'fc_cls'))
   return key_map
+
+
+def import_mmaction_posec3d(model: PoseC3DRecognizer, state_dict: dict[str, np.ndarray], edition: str = '1.x',
+                            source: str = 'checkpoint') -> None:
+  """Loads an MMAction2/PySKL PoseC3D ``state_dict`` into ``model`` in place.
+
+  Raises ``CheckpointMismatchError`` listing every unknown, missing or mis-shaped key; ``source`` (e.g. the
+  file name) prefixes the message.
+  """
+  load_state_dict_into(model, state_dict, mmaction_key_map(model, edition), source=source)
