@@ -195,7 +195,8 @@ def test_cli_writes_pyskl_pickle(sample_data, tmp_path):
   (folder / 'S001C002P005R002A008.skeleton').symlink_to(sample_data.path(A001))
   out = tmp_path / 'ntu60.pkl'
   result = subprocess.run([sys.executable, '-m', 'skeljax.tools.ntu_to_pickle', f'--skeleton_dir={folder}',
-                           f'--out={out}', '--dataset=ntu60'], capture_output=True, text=True, check=True)
+                           f'--out={out}', '--dataset=ntu60', '--num_workers=2'],
+                          capture_output=True, text=True, check=True)
   assert '6 records' in result.stdout and 'persons {1: 5, 2: 1}' in result.stdout
   with open(out, 'rb') as f:
     raw = pickle.load(f)
@@ -204,6 +205,22 @@ def test_cli_writes_pyskl_pickle(sample_data, tmp_path):
   assert 'S001C002P005R002A008' not in names and names == sorted(names)
   val = annotations.load_annotations(out, 'xview_val', num_joints='nturgb+d', num_classes=60)
   assert sorted(r['frame_dir'] for r in val) == sorted(n for n in names if 'C001' in n)
-  direct = ntu_raw.to_record(ntu_raw.parse_skeleton_file(sample_data.path(A058)))
-  loaded = next(r for r in raw['annotations'] if r['frame_dir'] == direct['frame_dir'])
-  np.testing.assert_array_equal(loaded['keypoint'].astype(np.float32), direct['keypoint'])
+  # The 2-process CLI equals the in-process converter, record by record.
+  direct = ntu_raw.convert_ntu_dir(folder, 'ntu60')
+  assert direct['split'] == raw['split'] and len(direct['annotations']) == len(raw['annotations'])
+  for ours, loaded in zip(direct['annotations'], raw['annotations']):
+    assert ours['frame_dir'] == loaded['frame_dir'] and ours['label'] == loaded['label']
+    np.testing.assert_array_equal(loaded['keypoint'].astype(np.float32), ours['keypoint'])
+  with pytest.raises(FileNotFoundError, match='S001C002P005R002A008'):
+    ntu_raw.convert_ntu_dir(folder, 'ntu60', names=['S001C002P005R002A008'])
+
+
+def test_non_ntu_name_and_binary_content(sample_data, tmp_path):
+  renamed = tmp_path / 'clip.skeleton'
+  renamed.write_bytes(sample_data.path(A001).read_bytes())
+  with pytest.raises(ntu_raw.NtuFormatError, match=r'clip\.skeleton: .*not an NTU sample name'):
+    ntu_raw.to_record(ntu_raw.parse_skeleton_file(renamed))
+  binary = tmp_path / 'S001C001P001R001A001.skeleton'
+  binary.write_bytes(b'2\r\n1\r\n\xff\xfe')
+  with pytest.raises(ntu_raw.NtuFormatError, match=r'S001C001P001R001A001\.skeleton:3: not a text'):
+    ntu_raw.parse_skeleton_file(binary)

@@ -67,7 +67,12 @@ def parse_skeleton_file(path: str | os.PathLike) -> SkeletonSequence:
   """Parses one ``.skeleton`` file (CRLF or LF); errors name the file and the 1-based line."""
   path = os.fspath(path)
   with open(path, 'rb') as f:
-    lines = f.read().decode('ascii', errors='strict').splitlines()
+    raw = f.read()
+  try:
+    lines = raw.decode('ascii').splitlines()
+  except UnicodeDecodeError as e:
+    line = raw[:e.start].count(b'\n') + 1
+    raise NtuFormatError(f'{path}:{line}: not a text .skeleton file (byte {raw[e.start]:#x})') from e
   while lines and not lines[-1].strip():
     lines.pop()
   cursor = 0
@@ -236,10 +241,14 @@ def to_record(seq: SkeletonSequence, modality: str = '3d', round_float16: bool =
   """
   if modality not in ('3d', '2d'):
     raise ValueError(f"modality must be '3d' or '2d', got {modality!r}")
+  try:
+    label = ntu_splits.parse_name(seq.name).label
+  except ValueError as e:
+    raise NtuFormatError(f'{seq.path}: {e}') from e
   keypoint = denoise_pyskl(seq, XYZ if modality == '3d' else COLOR_XY)
   if round_float16:
     keypoint = keypoint.astype(np.float16).astype(np.float32)
-  record = dict(frame_dir=seq.name, label=ntu_splits.parse_name(seq.name).label, keypoint=keypoint,
+  record = dict(frame_dir=seq.name, label=label, keypoint=keypoint,
                 total_frames=keypoint.shape[1])
   if modality == '2d':
     record['img_shape'] = record['original_shape'] = NTU_IMG_SHAPE
@@ -267,6 +276,10 @@ def convert_ntu_dir(skeleton_dir: str | os.PathLike, dataset: str = 'ntu60', *, 
   """PySKL-layout ``{'split': {...}, 'annotations': [...]}`` for every sample of a raw skeleton folder."""
   samples = list_samples(skeleton_dir, dataset)
   if names is not None:
+    unknown = sorted(set(names) - set(samples))
+    if unknown:
+      raise FileNotFoundError(f'{skeleton_dir}: no usable {dataset} file for {unknown[:5]} (absent, not in '
+                              f'{dataset}, or listed as missing skeletons)')
     samples = {n: samples[n] for n in names}
   if not samples:
     raise FileNotFoundError(f'no {dataset} .skeleton files in {skeleton_dir}')
