@@ -134,6 +134,17 @@ def test_denoise_packs_two_tracks_by_motion_and_overlap(tmp_path):
   assert not keypoint[1, :10].any() and not keypoint[1, 40:].any()
 
 
+def test_denoise_track1_span_starts_at_frame_0_like_pyskl(tmp_path):
+  rng = np.random.default_rng(4)
+  first = _track(rng, 1, range(0, 60), 0.08)               # track 0, span [0, 60)
+  second = _track(rng, 2, range(30, 45), 0.04, (1, 0, 3))   # overlaps -> track 1; PySKL's span becomes [0, 45)
+  third = _track(rng, 3, range(10, 26), 0.02, (2, 0, 3))    # fits track 1 by frames, but overlaps [0, 45): dropped
+  keypoint = ntu_raw.to_record(_write(tmp_path / 'S001C001P001R001A053.skeleton',
+                                      _frames(60, first, second, third)))['keypoint']
+  np.testing.assert_array_equal(keypoint[1, 30:45], _rounded(second, range(30, 45)))
+  assert not keypoint[1, :30].any() and not keypoint[1, 45:].any()
+
+
 def test_denoise_skips_empty_frames_trims_and_swaps_tracks(tmp_path):
   rng = np.random.default_rng(3)
   late = _track(rng, 1, range(12, 40), 0.05)     # most motion but starts later -> swapped to track 1
