@@ -78,7 +78,8 @@ def plot_curves(workdir: str | pathlib.Path, out: str | pathlib.Path | None = No
         ax.plot(xy[0], xy[1], marker='o' if split == 'val' else None, label=f'{split} {key}')
     ax.set_title(title)
     ax.set_xlabel('step')
-    ax.legend(loc='best')
+    if ax.get_lines():
+      ax.legend(loc='best')
   train_top1 = series('train', 'top1')
   if train_top1 is not None:
     axes[2].plot(train_top1[0], train_top1[1], alpha=0.5, label='train top1')
