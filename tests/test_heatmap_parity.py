@@ -75,13 +75,13 @@ def test_numpy_parity_1x(refs_1x, parity_1x, hw, variant):
   np.testing.assert_allclose(out, expected, rtol=0, atol=ATOL)
 
 
+@pytest.mark.parametrize('hw', [56, pytest.param(64, marks=pytest.mark.slow)])
 @pytest.mark.parametrize('variant', sorted(VARIANTS_1X))
-def test_jax_parity_1x(refs_1x, parity_1x, variant):
-  for hw in (56, 64):
-    expected = _channel_last(parity_1x.require(refs_1x, f'hw{hw}_{variant}', REFS_1X))
-    out = _jax(_results_1x(refs_1x, hw), **VARIANTS_1X[variant])
-    assert out.shape == expected.shape
-    np.testing.assert_allclose(out, expected, rtol=0, atol=ATOL, err_msg=f'hw{hw}')
+def test_jax_parity_1x(refs_1x, parity_1x, hw, variant):
+  expected = _channel_last(parity_1x.require(refs_1x, f'hw{hw}_{variant}', REFS_1X))
+  out = _jax(_results_1x(refs_1x, hw), **VARIANTS_1X[variant])
+  assert out.shape == expected.shape
+  np.testing.assert_allclose(out, expected, rtol=0, atol=ATOL)
 
 
 @pytest.mark.parametrize('hw', [56, 64])

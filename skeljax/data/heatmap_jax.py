@@ -158,7 +158,8 @@ def render_limb_heatmaps(keypoint: jax.Array, score: jax.Array | None, *, height
   xs = jnp.arange(width, dtype=jnp.float32).reshape(1, 1, width, 1)
   ys = jnp.arange(height, dtype=jnp.float32).reshape(1, height, 1, 1)
   out = jnp.zeros((keypoint.shape[1], height, width, len(skeletons)), jnp.float32)
-  for m in range(keypoint.shape[0]):
+
+  def person(m, out):
     a = keypoint[m][:, ia][:, None, None]  # [T, 1, 1, L, 2]
     b = keypoint[m][:, ib][:, None, None]
     sa, sb = score[m][:, ia][:, None, None], score[m][:, ib][:, None, None]
@@ -179,8 +180,10 @@ def render_limb_heatmaps(keypoint: jax.Array, score: jax.Array | None, *, height
     inside = _axis_mask(lo_x, hi_x, width, reach, xs.shape) & _axis_mask(lo_y, hi_y, height, reach, ys.shape)
     coeff = jnp.minimum(sa, sb)
     value = jnp.where(coeff >= eps, jnp.where(point, sa, coeff), 0.0)
-    out = jnp.maximum(out, jnp.where(inside, jnp.exp(-d2 / 2 / inv) * value, 0.0))
-  return out
+    return jnp.maximum(out, jnp.where(inside, jnp.exp(-d2 / 2 / inv) * value, 0.0))
+
+  # A loop, not an unrolled sum: XLA would keep every person's full-grid map alive at once.
+  return jax.lax.fori_loop(0, keypoint.shape[0], person, out)
 
 
 def _flip_keypoints_0x(keypoint: jax.Array, score: jax.Array, width: int, perm: np.ndarray):
