@@ -277,7 +277,8 @@ def _select_split(data: Any, split: str | None, path: str) -> list:
 
 def _filter_valid(records: list, path: str, box_thr: float, valid_ratio: float | None) -> list:
   """1.x ``PoseDataset.filter_data``: drop videos with too few boxes >= box_thr, mark kept skeletons."""
-  if valid_ratio is None or not isinstance(valid_ratio, float) or valid_ratio <= 0:
+  # PoseDataset silently ignores a non-float valid_ratio; any positive number applies here.
+  if valid_ratio is None or valid_ratio <= 0:
     return records
   kept = []
   for record in records:

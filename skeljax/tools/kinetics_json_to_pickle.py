@@ -26,6 +26,7 @@ _IMG_SHAPE = flags.DEFINE_string('img_shape', '256,340', '"h,w" to scale to pixe
 
 
 def main(argv):
+  """Converts the folder, writes the pickle and prints a one-line summary."""
   del argv
   img_shape = None if _IMG_SHAPE.value.lower() == 'none' else tuple(int(v) for v in _IMG_SHAPE.value.split(','))
   records = kinetics_json.convert_kinetics_dir(_JSON_DIR.value, _LABEL_FILE.value, max_person=_MAX_PERSON.value,

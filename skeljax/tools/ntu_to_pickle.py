@@ -26,6 +26,7 @@ _NUM_WORKERS = flags.DEFINE_integer('num_workers', 1, 'Processes used to parse f
 
 
 def main(argv):
+  """Converts the folder, writes the pickle and prints a one-line summary."""
   del argv
   data = ntu_raw.convert_ntu_dir(_SKELETON_DIR.value, _DATASET.value, modality=_MODALITY.value,
                                  num_workers=_NUM_WORKERS.value)

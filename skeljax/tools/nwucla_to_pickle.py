@@ -20,6 +20,7 @@ _OUT = flags.DEFINE_string('out', None, 'Output .pkl path.', required=True)
 
 
 def main(argv):
+  """Converts the folder, writes the pickle and prints a one-line summary."""
   del argv
   data = nwucla.convert_nwucla_dir(_DATA_DIR.value)
   os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)

@@ -53,6 +53,7 @@ def _json_clips() -> dict:
 
 
 def main(argv):
+  """Converts the clips or the dataset, writes the pickle and prints a one-line summary."""
   del argv
   if (_JSON_DIR.value is None) == (_AGGREGORIO_ROOT.value is None):
     raise app.UsageError('give exactly one of --json_dir and --aggregorio_root')
