@@ -59,7 +59,7 @@ def main(argv) -> int:
     from skeljax import export  # pylint: disable=g-import-not-at-top
     export.export_model(cfg, workdir, checkpoint=_CHECKPOINT.value, out=_OUT.value)
     return 0
-  except (train.DatasetNotFoundError, FileNotFoundError) as e:
+  except FileNotFoundError as e:  # incl. sources.DatasetNotBuiltError, which names the build command
     # A missing dataset or checkpoint is a usage problem: say what to do, no traceback.
     print(f'error: {e}', file=sys.stderr)
     return 2

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import flax
-import grain
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -304,24 +303,22 @@ def predict_split(p_eval_step, state: TrainState, batches: Iterable[dict[str, np
                   mesh: jax.sharding.Mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """Runs ``p_eval_step`` over padded eval batches -> (scores [N, C], labels [N], dataset indices [N])."""
   scores, labels, indices = [], [], []
-  for batch in batches:
-    host = {k: batch[k] for k in ('index', 'valid', 'label')}
-    device_batch = sharding.shard_batch({k: v for k, v in batch.items() if k not in ('index', 'valid')}, mesh)
+  num_processes = jax.process_count()
+  for j, batch in enumerate(batches):
+    device_batch = sharding.shard_batch({k: v for k, v in batch.items() if k != 'valid'}, mesh)
     out = sharding.gather_to_host(p_eval_step(state, device_batch))
-    host = {k: _gather_host_array(v, mesh) for k, v in host.items()}
-    valid = host['valid'].astype(bool)
+    valid = sharding.gather_to_host(sharding.shard_batch({'valid': batch['valid']}, mesh)['valid']).astype(bool)
+    label = sharding.gather_to_host(device_batch['label']).reshape(-1)
+    # The loader deals padded sample i to host i % P; the global batch stacks hosts in order.
+    local = len(batch['valid'])
+    host, k = np.divmod(np.arange(local * num_processes), local)
+    index = (j * local + k) * num_processes + host
     scores.append(out[valid])
-    labels.append(host['label'].reshape(-1)[valid])
-    indices.append(host['index'][valid])
+    labels.append(label[valid])
+    indices.append(index[valid])
   if not scores:
     raise ValueError('the evaluation split is empty')
   return np.concatenate(scores), np.concatenate(labels).astype(np.int64), np.concatenate(indices)
-
-
-def _gather_host_array(x: np.ndarray, mesh: jax.sharding.Mesh) -> np.ndarray:
-  if jax.process_count() == 1:
-    return np.asarray(x)
-  return sharding.gather_to_host(sharding.shard_batch({'x': x}, mesh)['x'])
 
 
 def evaluate_state(p_eval_step, state, data: EvalData, mesh, topk) -> dict[str, float]:
@@ -396,7 +393,7 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
 
   with _Preemption() as preemption:
     while step < total_steps:
-      batch = sharding.shard_batch(next(train_iter), mesh)
+      batch = sharding.shard_batch(next(train_iter), mesh)  # includes 'valid' (all True), unused
       state, step_metrics = p_train_step(state, batch)
       step += 1
       pending.append(step_metrics)
@@ -432,12 +429,13 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Data feeding: grain over random-access records (a TFDS data source or any sequence of MMAction2 dicts).
+# Data feeding: ``skeljax.data.loader`` grain pipelines over random-access records (a built TFDS split, or any
+# sequence of MMAction2 results dicts in tests).
 
 
 @dataclasses.dataclass
 class EvalData:
-  """An evaluation split: ``batches()`` yields this host's padded batches with ``index`` and ``valid``."""
+  """An evaluation split: ``batches()`` yields this host's padded batches (``valid`` marks real samples)."""
   records: Any
   pipeline: Callable
   global_batch_size: int
@@ -447,25 +445,10 @@ class EvalData:
     return len(self.records)
 
   def batches(self) -> Iterator[dict[str, np.ndarray]]:
-    """Global batch j holds samples [j * B, (j + 1) * B); host p gets rows [p * B / P, (p + 1) * B / P)."""
-    n, b_global = len(self.records), self.global_batch_size
-    b_local = b_global // jax.process_count()
-    offset = jax.process_index() * b_local
-    records, pipeline = self.records, self.pipeline
-
-    def load(slot, rng):
-      j, r = divmod(slot, b_local)
-      index = j * b_global + offset + r
-      valid = index < n
-      # Padding slots repeat sample 0 (shapes must match) and are masked out of the metrics.
-      sample = dict(pipeline(records[index if valid else 0], rng))
-      sample['index'] = np.int64(index)
-      sample['valid'] = np.bool_(valid)
-      return sample
-
-    num_batches = -(-n // b_global)
-    ds = grain.MapDataset.range(num_batches * b_local).seed(self.seed).random_map(load)
-    return iter(ds.batch(b_local, drop_remainder=True))
+    """One pass in dataset order, padded to whole global batches."""
+    from skeljax.data import loader  # pylint: disable=g-import-not-at-top
+    return iter(loader.make_dataset(self.records, self.pipeline, global_batch_size=self.global_batch_size,
+                                    seed=self.seed, shuffle=False, num_epochs=1, drop_remainder=False))
 
 
 @dataclasses.dataclass
@@ -484,39 +467,23 @@ class Data:
     return epochs_to_steps(len(self.train_records), self.dataset_repeat, self.global_batch_size)
 
   def train_iterator(self):
-    """A checkpointable grain iterator of this host's training batches (infinite)."""
-    ds = grain.MapDataset.source(self.train_records)
-    if self.dataset_repeat > 1:
-      ds = ds.repeat(self.dataset_repeat)  # MMAction2 RepeatDataset: one "epoch" = repeat passes
-    # Shuffle the repeated set, a new permutation every epoch; then this host's slice of the global order.
-    ds = ds.seed(self.seed).shuffle().repeat(None)
-    ds = ds[jax.process_index()::jax.process_count()]
-    ds = ds.random_map(self.train_pipeline)
-    ds = ds.batch(self.global_batch_size // jax.process_count(), drop_remainder=True)
-    ds = ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=2))
-    if self.worker_count > 0:
-      ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=self.worker_count))
-    return iter(ds)
+    """A checkpointable grain iterator of this host's training batches, endless.
 
-
-class DatasetNotFoundError(FileNotFoundError):
-  """A configured TFDS dataset is not built; the message holds the command that builds it."""
+    A config epoch is ``dataset_repeat`` passes (MMAction2's RepeatDataset); each pass is a new permutation.
+    """
+    from skeljax.data import loader  # pylint: disable=g-import-not-at-top
+    return iter(loader.make_dataset(self.train_records, self.train_pipeline,
+                                    global_batch_size=self.global_batch_size, seed=self.seed, shuffle=True,
+                                    num_epochs=None, worker_count=self.worker_count))
 
 
 def open_split(cfg: ml_collections.ConfigDict, split: str):
-  """Random-access records (MMAction2 dicts) of one split of ``cfg.dataset``."""
-  name, data_dir = cfg.dataset.name, cfg.dataset.get('data_dir')
-  try:
-    from skeljax.data import sources  # pylint: disable=g-import-not-at-top
-  except ImportError as e:
-    raise ImportError(f'skeljax.data.sources is needed to read TFDS datasets: {e}') from e
-  try:
-    return sources.open_split(name, split, data_dir=data_dir)
-  except FileNotFoundError as e:
-    where = f' --data_dir={data_dir}' if data_dir else ''
-    raise DatasetNotFoundError(
-        f'dataset {name!r} (split {split!r}) is not built{" in " + data_dir if data_dir else ""}: {e}\n'
-        f'Build it with:  python -m data_builders.build {name}{where}') from None
+  """Random-access records (MMAction2 dicts) of one split of ``cfg.dataset``.
+
+  Raises ``skeljax.data.sources.DatasetNotBuiltError`` (a ``FileNotFoundError``) naming the build command.
+  """
+  from skeljax.data import sources  # pylint: disable=g-import-not-at-top
+  return sources.open_split(cfg.dataset.name, split, data_dir=cfg.dataset.get('data_dir'))
 
 
 def create_data(cfg: ml_collections.ConfigDict, mesh: jax.sharding.Mesh) -> Data:
