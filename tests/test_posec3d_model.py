@@ -11,6 +11,11 @@ from skeljax.models.posec3d import PoseC3DRecognizer, mmaction_key_map
 from skeljax.models.slowonly import ResNet3dSlowOnly
 
 
+# One stage of one bottleneck: cheap to compile, still stem + strided block + downsample + head.
+TINY_BACKBONE = dict(num_stages=1, stage_blocks=(1,), out_indices=(0,), inflate=(1,), spatial_strides=(2,),
+                     temporal_strides=(2,), dilations=(1,))
+
+
 def _num_params(module_fn) -> int:
   abstract = nnx.eval_shape(module_fn)
   return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(nnx.state(abstract, nnx.Param)))
@@ -62,7 +67,7 @@ def test_init_matches_mmaction_init_stats_parity(parity_1x):
 
 
 def test_clips_fold_into_batch_and_modes():
-  model = PoseC3DRecognizer(num_classes=5, backbone={'stage_blocks': (1, 1, 1)}, rngs=nnx.Rngs(0))
+  model = PoseC3DRecognizer(num_classes=5, backbone=TINY_BACKBONE, rngs=nnx.Rngs(0))
   # Non-trivial residual branches and head so that the checks below see real signal.
   leaves = nnx.state(model, nnx.Param)
   keys = jax.random.split(jax.random.key(1), len(jax.tree.leaves(leaves)))
@@ -82,9 +87,8 @@ def test_clips_fold_into_batch_and_modes():
 
 
 def test_bfloat16_compute_keeps_float32_params():
-  f32 = PoseC3DRecognizer(num_classes=5, backbone={'stage_blocks': (1, 1, 1)}, rngs=nnx.Rngs(0))
-  bf16 = PoseC3DRecognizer(num_classes=5, backbone={'stage_blocks': (1, 1, 1)}, dtype='bfloat16',
-                           rngs=nnx.Rngs(0))
+  f32 = PoseC3DRecognizer(num_classes=5, backbone=TINY_BACKBONE, rngs=nnx.Rngs(0))
+  bf16 = PoseC3DRecognizer(num_classes=5, backbone=TINY_BACKBONE, dtype='bfloat16', rngs=nnx.Rngs(0))
   assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(nnx.state(bf16, nnx.Param, nnx.BatchStat)))
   f32.eval(), bf16.eval()
   x = jax.random.uniform(jax.random.key(0), (1, 1, 4, 16, 16, 17))
