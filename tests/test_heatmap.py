@@ -213,3 +213,14 @@ def test_bad_arguments_raise():
     generate_pose_target(jnp.zeros((2, 17, 2)), None, height=8, width=8)
   with pytest.raises(ValueError, match='batch_score shape'):
     generate_pose_target(jnp.zeros((1, 1, 1, 2, 17, 2)), jnp.zeros((1, 1, 1, 2, 16)), height=8, width=8)
+
+
+def test_padded_persons_are_not_drawn_without_scores():
+  """use_score=False draws all of MMAction2's persons; persons that only pad M must not appear."""
+  kp, score = _edge_clip(7)
+  padded_kp = np.concatenate([kp, np.zeros_like(kp[:1])])[None, None]
+  padded_score = np.concatenate([score, np.zeros_like(score[:1])])[None, None]
+  valid = np.array([[[True, True, True, False]]])
+  out = generate_pose_target(padded_kp, padded_score, height=20, width=26, use_score=False, person_valid=valid)
+  ref = GeneratePoseTarget(use_score=False)(dict(keypoint=kp, keypoint_score=score, img_shape=(20, 26)))['imgs']
+  np.testing.assert_allclose(np.asarray(out)[0, 0], ref, rtol=0, atol=1e-5)

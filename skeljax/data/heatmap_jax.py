@@ -233,12 +233,17 @@ def generate_pose_target(batch_keypoint: jax.Array, batch_score: jax.Array | Non
                          double: bool = False, left_kp: Sequence[int] = COCO_LEFT_KP,
                          right_kp: Sequence[int] = COCO_RIGHT_KP, left_limb: Sequence[int] = COCO_LEFT_LIMB,
                          right_limb: Sequence[int] = COCO_RIGHT_LIMB, flip_style: str = '1.x',
-                         eps: float = 1e-4, dtype=jnp.float32) -> jax.Array:
+                         eps: float = 1e-4, dtype=jnp.float32,
+                         person_valid: jax.Array | None = None) -> jax.Array:
   """Heatmap volumes `[N, nc(*2), T, H, W, K]` from keypoints `[N, nc, M, T, V, 2]` and scores `[N, nc, M, T, V]`.
 
   Jitted and vmapped over N * nc clips; callable inside a jitted train step. Arguments mirror
   `skeljax.data.heatmap.GeneratePoseTarget`; ``double=True`` appends the flipped views after the originals
   along the clip axis (MMAction2's view order after FormatShape).
+
+  ``person_valid`` `[N, nc, M]` (bool) marks persons added only to pad M: they are never drawn. It matters
+  only with ``use_score=False``, where MMAction2 draws every person, even at (0, 0) with score 0; with
+  ``use_score=True`` padded persons (score 0) are skipped anyway.
   """
   if not (with_kp or with_limb):
     raise ValueError('generate_pose_target: at least one of with_kp and with_limb must be True')
@@ -252,6 +257,14 @@ def generate_pose_target(batch_keypoint: jax.Array, batch_score: jax.Array | Non
   elif batch_score.shape != batch_keypoint.shape[:-1]:
     raise ValueError(f'generate_pose_target: batch_score shape {batch_score.shape} != batch_keypoint '
                      f'shape[:-1] {batch_keypoint.shape[:-1]}')
+  if person_valid is not None:
+    if person_valid.shape != batch_keypoint.shape[:3]:
+      raise ValueError(f'generate_pose_target: person_valid shape {person_valid.shape} != [N, nc, M] '
+                       f'{batch_keypoint.shape[:3]}')
+    # use_score=False draws every item at value 1; padded persons get value 0 instead.
+    valid = jnp.broadcast_to(person_valid[..., None, None], batch_score.shape)
+    batch_score = jnp.where(valid, batch_score if use_score else 1.0, 0.0)
+    use_score = True
   num_joint = batch_keypoint.shape[-2]
   skeletons = tuple((int(a), int(b)) for a, b in skeletons)
   kp_perm = tuple(int(i) for i in swap_permutation(num_joint, left_kp, right_kp))
