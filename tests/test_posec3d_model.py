@@ -110,6 +110,8 @@ def test_bad_arguments_and_input_raise():
     ResNet3dSlowOnly(depth=18, rngs=nnx.Rngs(0))
   with pytest.raises(ValueError, match='stage_blocks'):
     ResNet3dSlowOnly(stage_blocks=(4, 6), rngs=nnx.Rngs(0))
+  with pytest.raises(ValueError, match='convert_mmaction'):
+    ResNet3dSlowOnly(pretrained='https://download.openmmlab.com/x.pth', rngs=nnx.Rngs(0))
   with pytest.raises(ValueError, match='spatial_strides'):
     ResNet3dSlowOnly(spatial_strides=(2, 2), rngs=nnx.Rngs(0))
   model = nnx.eval_shape(lambda: PoseC3DRecognizer(num_classes=5, rngs=nnx.Rngs(0)))

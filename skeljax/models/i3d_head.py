@@ -34,4 +34,5 @@ class I3DHead(nnx.Module):
     return self.fc_cls(features)
 
   def __call__(self, x: jax.Array) -> jax.Array:
+    """``[N, T, H, W, C]`` -> ``[N, num_classes]``."""
     return self.classify(self.pool(x))

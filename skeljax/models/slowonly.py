@@ -55,6 +55,7 @@ class ConvModule(nnx.Module):
     self.bn = layers.BatchNorm(out_channels, scale_init=bn_scale_init)
 
   def __call__(self, x: jax.Array) -> jax.Array:
+    """``[N, T, H, W, in_channels]`` -> ``[N, T', H', W', out_channels]``."""
     x = self.bn(self.conv(x))
     return jax.nn.relu(x) if self.activate else x
 
@@ -101,11 +102,13 @@ class Bottleneck3d(nnx.Module):
 class ResNet3dSlowOnly(nnx.Module):
   """SlowOnly ResNet3d. Defaults are the PoseC3D keypoint/limb configs (not ResNet3d's RGB defaults).
 
+  ``pretrained`` exists so that MMAction2 backbone dicts (which say ``pretrained=None``) can be used as is.
+
   Attributes ``conv1`` (stem), ``layer1..layerN`` (``nnx.List`` of Bottleneck3d) match MMAction2's names.
   ``dtype`` is the compute dtype (e.g. ``jnp.bfloat16``); parameters and BN statistics stay float32.
   """
 
-  def __init__(self, *, depth: int = 50, in_channels: int = 17, base_channels: int = 32,
+  def __init__(self, *, depth: int = 50, pretrained: str | None = None, in_channels: int = 17, base_channels: int = 32,
                num_stages: int = 3, out_indices: Sequence[int] = (2,),
                stage_blocks: Sequence[int] | None = (4, 6, 3),
                conv1_kernel: Sequence[int] = (1, 7, 7), conv1_stride_s: int = 1, conv1_stride_t: int = 1,
@@ -115,6 +118,9 @@ class ResNet3dSlowOnly(nnx.Module):
                temporal_strides: Sequence[int] = (1, 1, 2), dilations: Sequence[int] = (1, 1, 1),
                style: str = 'pytorch', zero_init_residual: bool = True, dtype=jnp.float32,
                rngs: nnx.Rngs):
+    if pretrained is not None:
+      raise ValueError(f'pretrained={pretrained!r}: skeljax does not download weights; convert them with '
+                       'skeljax.tools.convert_mmaction and start from that checkpoint')
     if depth not in BOTTLENECK_DEPTHS:
       raise NotImplementedError(f'depth {depth}: only Bottleneck3d depths {sorted(BOTTLENECK_DEPTHS)} '
                                 'are implemented (BasicBlock3d depths 18/34 are not)')
