@@ -2,14 +2,16 @@
 
 Every item (person x frame x channel) is evaluated on the full H x W grid and masked to the reference's
 window ``[max(int(lo - 3 sigma), 0), min(int(hi + 3 sigma) + 1, size))``; persons are merged with a running
-max (a Python loop over the small, static person axis), so nothing of size ``[M, T, H, W, K]`` is built.
+max in a loop over the person axis, so nothing of size ``[M, T, H, W, K]`` is kept alive.
 
 Exactness: the window masks reproduce the reference's truncation bit for bit. The reference computes
 ``int(mu - 3 sigma)`` in float64 from a float32 ``mu`` (numpy 1.x promotion); we precompute, per pixel, the
 float32 threshold at which ``mu`` enters or leaves the window, so the masks are float32 comparisons that agree
 with the float64 arithmetic for every float32 input. Values agree to float32 rounding (< 1e-6): keypoint
 Gaussians use the separable product ``exp(-dx^2/2s^2) * exp(-dy^2/2s^2)`` (H + W exponentials per item, not
-H * W), and limb maps use a float32 exponential where the reference uses float64.
+H * W), and limb maps use a float32 exponential where the reference uses float64. The limb distance is
+cancellation-prone, so it reproduces numpy's roundings step by step: the float64 limb length (`_limb_length2`),
+no fused multiply-adds (`_mul`) and no division turned into a reciprocal multiply.
 
 Inputs are in the output pixel frame (apply MMAction2's ``scaling`` to coordinates and size beforehand).
 """
@@ -40,7 +42,7 @@ def _smallest_float32(predicate, guess: float) -> np.float32:
 
 @functools.lru_cache(maxsize=64)
 def window_thresholds(size: int, reach: float) -> tuple[np.ndarray, np.ndarray]:
-  """Per-pixel float32 thresholds `[size]`: pixel p is in the window of (lo, hi) iff lo < enter[p] and hi >= leave[p].
+  """Float32 thresholds `[size]`: pixel p is in the window of (lo, hi) iff lo < enter[p] and hi >= leave[p].
 
   Reference window: ``p >= max(int(lo - reach), 0)`` and ``p < min(int(hi + reach) + 1, size)``, with the
   differences taken in float64. For p >= 0 the first is ``float64(lo - reach) < p + 1`` and the second is
@@ -54,6 +56,8 @@ def window_thresholds(size: int, reach: float) -> tuple[np.ndarray, np.ndarray]:
       leave[p] = _smallest_float32(lambda m: np.float64(m) + reach > -1, -1 - reach)
     else:
       leave[p] = _smallest_float32(lambda m, p=p: np.float64(m) + reach >= p, p - reach)
+  enter.setflags(write=False)  # cached: shared by every caller
+  leave.setflags(write=False)
   return enter, leave
 
 
