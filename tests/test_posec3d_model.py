@@ -27,9 +27,16 @@ def test_param_counts_match_metafile(num_classes, expected):
   assert _num_params(lambda: PoseC3DRecognizer(num_classes=num_classes, rngs=nnx.Rngs(0))) == expected
 
 
-def test_param_count_k400_backbone():
-  backbone = lambda: ResNet3dSlowOnly(stage_blocks=(3, 4, 6), rngs=nnx.Rngs(0))
-  assert _num_params(backbone) == 3_003_360
+@pytest.mark.parametrize('num_classes, expected', [(None, 3_003_360), (51, 3_029_523), (101, 3_055_173),
+                                                   (400, 3_208_560)])
+def test_param_counts_346_backbone(num_classes, expected):
+  # Spec 9.1 analytic counts for the (3, 4, 6) backbone alone and with the HMDB51 / UCF101 / K400 heads.
+  if num_classes is None:
+    build = lambda: ResNet3dSlowOnly(stage_blocks=(3, 4, 6), rngs=nnx.Rngs(0))
+  else:
+    build = lambda: PoseC3DRecognizer(num_classes=num_classes, backbone={'stage_blocks': (3, 4, 6)},
+                                      rngs=nnx.Rngs(0))
+  assert _num_params(build) == expected
 
 
 def test_backbone_output_shapes():
