@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 
 DATASETS = ('synthetic_skeleton', 'ntu60', 'ntu120', 'finegym', 'ucf101_skeleton', 'hmdb51_skeleton',
-            'babel', 'kinetics400_skeleton', 'nw_ucla', 'custom_skeleton')
+            'babel', 'kinetics400_skeleton', 'nwucla', 'custom_skeleton')
 
 
 def builder_class(name: str):

@@ -1,0 +1,1 @@
+"""NW-UCLA Multiview Action 3D skeletons (TFDS builder ``nwucla``)."""
