@@ -128,8 +128,12 @@ def export_forward(model: nnx.Module, spec: Sequence[str], *, platforms: Sequenc
 
 def export_model(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path | None,
                  checkpoint: str | int | None = None, out_dir: str | pathlib.Path | None = None,
-                 *, platforms: Sequence[str] = PLATFORMS) -> pathlib.Path:
-  """Writes the artefact, labels, config and metadata (module docstring) and returns the folder."""
+                 *, platforms: Sequence[str] = PLATFORMS, out: str | pathlib.Path | None = None) -> pathlib.Path:
+  """Writes the artefact, labels, config and metadata (module docstring) and returns the folder.
+
+  ``out`` is another name for ``out_dir`` (``skeljax.main`` passes its ``--out`` flag that way).
+  """
+  out_dir = out_dir if out_dir is not None else out
   if out_dir is None:
     if workdir is None:
       raise ValueError('export needs a workdir or an out_dir')

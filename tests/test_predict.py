@@ -1,0 +1,92 @@
+"""``python -m skeljax.predict`` on real skeleton files: raw NTU ``.skeleton``, annotation pickle, Kinetics JSON.
+
+The model has random weights (no trained NTU model is available here), so the tests check the plumbing that
+matters: the export artefact and the checkpoint give the same probabilities, a raw file and the same clip
+as an annotation pickle give the same answer, names come from the NTU label map, and bad inputs fail clearly.
+"""
+
+import pickle
+import re
+
+import numpy as np
+import pytest
+from flax import nnx
+
+from configs import stgcn_ntu60
+from skeljax import export, predict
+from skeljax.checkpoint import convert
+from skeljax.data import ntu_raw
+from skeljax.models import create_model
+
+A001 = 'ntu_raw/S001C001P001R001A001.skeleton'  # action 1, "drink water"
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  """(config, workdir with a checkpoint, export folder) of a small NTU60 ST-GCN (2 test clips of 32 frames)."""
+  cfg = stgcn_ntu60.get_config('synthetic')
+  cfg.model.num_classes = cfg.dataset.num_classes = 60
+  cfg.label_names = 'ntu60'
+  workdir = tmp_path_factory.mktemp('predict')
+  model = nnx.jit(lambda: create_model(cfg.model, nnx.Rngs(3)))()
+  convert.save_converted(model, workdir, {'source': 'test'})
+  return cfg, workdir, export.export_model(cfg, workdir)
+
+
+def _printed(out):
+  rows = re.findall(r'^\s+(\d)\. (.+?)\s+([01]\.\d{4})\s+\(class (\d+)\)$', out, flags=re.M)
+  return [(int(r), name, float(p), int(c)) for r, name, p, c in rows]
+
+
+def test_predict_raw_ntu_file(trained, sample_data, capsys):
+  cfg, workdir, export_dir = trained
+  path = str(sample_data.path(A001))
+  assert predict.run(str(export_dir), path) == 0
+  out = capsys.readouterr().out
+  assert 'ground truth: drink water' in out
+  rows = _printed(out)
+  assert [r[0] for r in rows] == [1, 2, 3, 4, 5]
+  probs = [r[2] for r in rows]
+  assert probs == sorted(probs, reverse=True) and sum(probs) <= 1.0 + 1e-3
+  from skeljax.label_maps import NTU60_NAMES  # pylint: disable=import-outside-toplevel
+  assert all(NTU60_NAMES[c] == name for _, name, _, c in rows)
+
+  # The same clip through the checkpoint (NNX model, no artefact) gives the same probabilities.
+  record = ntu_raw.to_record(ntu_raw.parse_skeleton_file(path), '3d')
+  from_export = predict.Predictor(export_dir).probabilities(record)
+  from_checkpoint = predict.Predictor(workdir, cfg).probabilities(record)
+  np.testing.assert_allclose(from_export, from_checkpoint, atol=1e-5)
+  np.testing.assert_allclose(from_export.sum(), 1.0, atol=1e-5)
+  top = np.argsort(-from_export)[:5]
+  assert [r[3] for r in rows] == top.tolist()
+
+
+def test_predict_annotation_pickle_matches_raw(trained, sample_data, tmp_path, capsys):
+  _, _, export_dir = trained
+  path = sample_data.path(A001)
+  record = ntu_raw.to_record(ntu_raw.parse_skeleton_file(path), '3d')
+  other = dict(record, frame_dir='other', keypoint=record['keypoint'][:, ::-1].copy())
+  ann = tmp_path / 'ann.pkl'
+  with ann.open('wb') as f:
+    pickle.dump([other, record], f)
+  assert predict.run(str(export_dir), str(path)) == 0
+  from_raw = _printed(capsys.readouterr().out)
+  assert predict.run(str(export_dir), str(ann), index=1) == 0
+  out = capsys.readouterr().out
+  assert 'S001C001P001R001A001' in out and _printed(out) == from_raw
+  assert predict.run(str(export_dir), str(ann), index=2) == 1
+  assert 'has 2 records' in capsys.readouterr().err
+
+
+def test_predict_rejects_mismatched_skeletons(trained, sample_data, capsys):
+  """A 17-joint COCO clip (PoseC3D UCF101 pickle) or an 18-joint Kinetics JSON does not fit an NTU-25 model."""
+  _, _, export_dir = trained
+  ucf = sample_data.path('paddlevideo_examples/example_UCF101_skeleton.pkl')
+  assert predict.run(str(export_dir), str(ucf)) == 1
+  err = capsys.readouterr().err
+  assert 'example_UCF101_skeleton.pkl' in err and 'expects V = 25 joints' in err
+  kinetics = sample_data.path('kinetics_json_hluong89/--33Lscn6sk.json')
+  assert predict.run(str(export_dir), str(kinetics)) == 1
+  assert 'expects V = 25 joints' in capsys.readouterr().err
+  assert predict.run(str(export_dir), str(ucf.with_suffix('.txt'))) == 1
+  assert 'does not exist' in capsys.readouterr().err
