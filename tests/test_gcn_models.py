@@ -1,0 +1,214 @@
+"""GCN recognizers: sizes and init against MMAction2's numbers, shapes, state kinds, key maps, bad input."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from skeljax.checkpoint.gcn_import import mmaction_key_map
+from skeljax.models import create_model
+from skeljax.models.aagcn import STCAttention
+from skeljax.models.gcn_head import GCNHead
+from skeljax.models.gcn_units import Adjacency
+
+
+def n_params(cfg: dict) -> int:
+  """Parameter count of the model ``cfg`` builds, from shapes only (nothing is initialised)."""
+  model = nnx.eval_shape(lambda: create_model(cfg, nnx.Rngs(0)))
+  return sum(int(np.prod(a.shape)) for a in jax.tree.leaves(nnx.state(model, nnx.Param)))
+
+
+# Totals stated by the reference (fixture READMEs / reference_spec §9.1), weights + biases + BN affine.
+@pytest.mark.parametrize('cfg, expected', [
+    ({'name': 'stgcn', 'num_classes': 60}, 3_098_832),
+    ({'name': 'stgcn', 'num_classes': 60, 'graph_cfg': {'layout': 'coco', 'strategy': 'stgcn_spatial'},
+      'edition': '0.x'}, 3_088_704),
+    ({'name': 'aagcn', 'num_classes': 60}, 3_469_520),
+    ({'name': 'aagcn', 'num_classes': 60, 'graph_cfg': {'layout': 'coco', 'mode': 'spatial'}}, 3_459_344),
+])
+def test_parameter_counts_match_reference(cfg, expected):
+  assert n_params(cfg) == expected
+
+
+def test_parameter_counts_match_fixture_manifests(parity_1x, parity_0x):
+  """The fixture manifests count every model the fixtures were made with (incl. 0.x AGCN)."""
+  cases = [(parity_1x, 'stgcn', {'name': 'stgcn'}), (parity_1x, 'agcn', {'name': 'aagcn'}),
+           (parity_0x, 'agcn0x_ntu3d', {'name': 'agcn'}),
+           (parity_0x, 'stgcn0x_ntu3d', {'name': 'stgcn', 'edition': '0.x'})]
+  manifests = {id(parity_1x): parity_1x.json('manifest.json'), id(parity_0x): parity_0x.json('manifest.json')}
+  for fixture_dir, name, cfg in cases:
+    expected = manifests[id(fixture_dir)]['models'][name]['params']['total_params']
+    assert n_params({**cfg, 'num_classes': 60}) == expected, name
+
+
+def _init_stats(stats_json: dict) -> dict[str, tuple[float, float, float, float]]:
+  """``{key: (mean, std, min, max)}`` from either fixture edition's ``init_weights_stats``."""
+  out = {}
+  for key, value in stats_json['init_weights_stats'].items():
+    if isinstance(value, dict):
+      out[key] = (value['mean'], value['std'], value['min'], value['max'])
+    else:
+      out[key] = tuple(value)
+  return out
+
+
+INIT_CASES = [('parity_1x', 'stgcn_stats.json', {'name': 'stgcn'}, '1.x'),
+              ('parity_1x', 'agcn_stats.json', {'name': 'aagcn'}, '1.x'),
+              ('parity_0x', 'stgcn0x_ntu3d_stats.json', {'name': 'stgcn', 'edition': '0.x'}, '0.x'),
+              ('parity_0x', 'agcn0x_ntu3d_stats.json', {'name': 'agcn'}, '0.x')]
+
+
+@pytest.mark.parametrize('fixtures, stats_file, cfg, edition', INIT_CASES,
+                         ids=[c[1].split('_stats')[0] for c in INIT_CASES])
+def test_init_matches_reference_init_statistics(request, fixtures, stats_file, cfg, edition):
+  """Fresh init vs the statistics of MMAction2's own ``init_weights()`` state, tensor by tensor.
+
+  Constant tensors must match exactly; random ones must have the same std (within sampling error) and
+  the same family: bounded like PyTorch's uniform default, or unbounded like Kaiming-normal.
+  """
+  fixture_dir = request.getfixturevalue(fixtures)
+  ref = _init_stats(fixture_dir.json(stats_file))
+  model = create_model({**cfg, 'num_classes': 60}, nnx.Rngs(0))
+  key_map = mmaction_key_map(model, edition)
+  flat = dict(nnx.to_flat_state(nnx.state(model)))
+  compared = 0
+  for key, (mean, std, lo, hi) in ref.items():
+    if key in key_map.checks:
+      ours = key_map.checks[key]
+    elif key in key_map.params:
+      ours = np.asarray(flat[key_map.params[key][0]][...])
+    else:
+      continue
+    compared += 1
+    n = ours.size
+    ours_std = ours.std(ddof=1)  # torch.std is unbiased
+    if std == 0:
+      np.testing.assert_allclose(ours, mean, rtol=1e-6, err_msg=key)
+      continue
+    if key.endswith('.A'):  # graph: deterministic
+      np.testing.assert_allclose([ours.mean(), ours_std, ours.min(), ours.max()], [mean, std, lo, hi],
+                                 rtol=1e-4, atol=1e-6, err_msg=key)
+      continue
+    tolerance = 6 / np.sqrt(2 * n)
+    assert abs(ours_std / std - 1) < tolerance, f'{key}: std {ours_std:.4g} vs reference {std:.4g}'
+    assert abs(ours.mean() - mean) < 8 * std / np.sqrt(n), f'{key}: mean {ours.mean():.4g} vs {mean:.4g}'
+    if n >= 500:
+      ref_bounded = max(abs(lo), abs(hi)) < 1.8 * std  # uniform: max|x| = sqrt(3) std
+      ours_bounded = np.abs(ours).max() < 1.8 * ours_std
+      assert ref_bounded == ours_bounded, f'{key}: init family differs (reference bounded={ref_bounded})'
+  assert compared >= 100
+
+
+def test_output_shapes_multi_clip_odd_length_and_layouts():
+  x = jnp.zeros((2, 3, 2, 15, 17, 3))
+  model = create_model({'name': 'stgcn', 'num_classes': 7, 'graph_cfg': {'layout': 'coco', 'strategy':
+                                                                          'stgcn_spatial'}}, nnx.Rngs(0))
+  shapes = nnx.eval_shape(lambda m: (m(x), m.features(x), m.backbone(x.reshape((6,) + x.shape[2:]))), model)
+  assert [s.shape for s in shapes] == [(2, 3, 7), (2, 3, 256),
+                                       (12, 4, 17, 256)]  # T: 15 -> 8 -> 4 (ceil, PyTorch pad 4 stride 2)
+
+
+@pytest.mark.parametrize('layout, kernel_v', [('nturgb+d', 25), ('openpose', 17)])
+def test_aagcn_attention_shapes(layout, kernel_v):
+  cfg = {'name': 'aagcn', 'num_classes': 5, 'attention': True,
+         'graph_cfg': {'layout': layout, 'strategy': 'spatial'}}
+  model = nnx.eval_shape(lambda: create_model(cfg, nnx.Rngs(0)))
+  attention = model.backbone.blocks[4].gcn.attention
+  # MMAction2: conv_sa kernel V (V-1 if V is even), conv_ta kernel 9, fc1c C -> C/2, fc2c C/2 -> C.
+  assert attention.conv_sa.kernel.shape == (kernel_v, 128, 1)
+  assert attention.conv_ta.kernel.shape == (9, 128, 1)
+  assert attention.fc1c.kernel.shape == (128, 64) and attention.fc2c.kernel.shape == (64, 128)
+  scores = nnx.eval_shape(lambda m: m(jnp.ones((1, 1, 2, 12, model.backbone.num_node, 3))), model)
+  assert scores.shape == (1, 1, 5)
+
+
+def test_aagcn_attention_gates_start_as_in_reference():
+  """At init conv_ta and fc2c are 0 (MMAction2 init_cfg), so those two gates are exactly sigmoid(0) = 1/2."""
+  attention = STCAttention(64, 18, rngs=nnx.Rngs(0))
+  assert not np.any(attention.conv_ta.kernel[...]) and not np.any(attention.fc2c.kernel[...])
+  y = jax.random.normal(jax.random.key(1), (2, 6, 18, 64))
+  spatial_gate = jax.nn.sigmoid(attention.conv_sa(y.mean(axis=1)))[:, None]
+  assert float(jnp.std(spatial_gate)) > 1e-3  # conv_sa is Xavier-initialised, not constant
+  after_spatial = y * spatial_gate + y
+  np.testing.assert_allclose(attention(y), after_spatial * 1.5 * 1.5, rtol=1e-5, atol=1e-6)
+
+
+def test_fixed_graph_is_a_per_layer_buffer_not_a_param():
+  model = create_model({'name': 'stgcn', 'num_classes': 4}, nnx.Rngs(0))
+  adjacencies = [block.gcn.A for block in model.backbone.blocks]
+  assert all(isinstance(a, Adjacency) for a in adjacencies)
+  assert len({id(a) for a in adjacencies}) == len(adjacencies)  # not shared between layers
+  param_paths = [p for p, _ in nnx.to_flat_state(nnx.state(model, nnx.Param))]
+  assert not any(p[-1] == 'A' for p in param_paths)
+  assert any(p[-1] == 'PA' for p in param_paths)
+
+  def loss_fn(m):
+    return jnp.sum(m(jnp.ones((1, 1, 2, 8, 25, 3))) ** 2)
+
+  grads = nnx.eval_shape(nnx.grad(loss_fn), model)  # what nnx.grad differentiates: Params only
+  assert sorted(p for p, _ in nnx.to_flat_state(grads)) == sorted(param_paths)
+  # AAGCN's per-layer A is learnable (MMAction2 nn.Parameter); its configured graph stays a buffer.
+  aagcn = create_model({'name': 'aagcn', 'num_classes': 4}, nnx.Rngs(0))
+  assert isinstance(aagcn.backbone.blocks[0].gcn.A, nnx.Param)
+  assert isinstance(aagcn.backbone.A, Adjacency)
+
+
+@pytest.mark.parametrize('cfg, edition', [
+    ({'name': 'stgcn'}, '1.x'), ({'name': 'stgcn'}, '0.x'), ({'name': 'stgcn'}, 'pyskl'),
+    ({'name': 'stgcn', 'edge_importance': False, 'data_bn_type': 'MVC'}, '1.x'),
+    ({'name': 'agcn'}, '0.x'), ({'name': 'aagcn', 'attention': True}, '1.x'),
+    ({'name': 'aagcn', 'data_bn_type': None}, 'pyskl'),
+])
+def test_key_map_fills_every_param_and_batch_stat_exactly_once(cfg, edition):
+  model = create_model({**cfg, 'num_classes': 11}, nnx.Rngs(0))
+  key_map = mmaction_key_map(model, edition)
+  targets = [path for path, _ in key_map.params.values()]
+  assert len(targets) == len(set(targets))
+  state_paths = {p for p, _ in nnx.to_flat_state(nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat)))}
+  assert set(targets) == state_paths
+
+
+def test_dropout_placement_and_train_only_behaviour():
+  cfg = {'name': 'stgcn', 'num_classes': 6, 'tcn_dropout': 0.5, 'head_dropout': 0.5}
+  model = nnx.eval_shape(lambda: create_model(cfg, nnx.Rngs(params=0, dropout=1)))
+  # As MMAction2: every block's tcn but the first gets tcn_dropout; the head has its own.
+  assert model.backbone.blocks[0].tcn.drop is None
+  assert all(block.tcn.drop.rate == 0.5 for block in model.backbone.blocks[1:])
+  assert model.cls_head.drop.rate == 0.5
+
+  head = GCNHead(16, 3, dropout=0.5, rngs=nnx.Rngs(params=0, dropout=1))
+  x = jax.random.normal(jax.random.key(0), (4, 5, 7, 16))
+  head.train()
+  first, second = head(x, 2), head(x, 2)
+  assert not np.allclose(first, second)  # fresh masks each call
+  head.eval()
+  pooled = x.mean(axis=(1, 2)).reshape(2, 2, 16).mean(axis=1)
+  np.testing.assert_allclose(head(x, 2), pooled @ head.fc.kernel[...] + head.fc.bias[...], rtol=1e-5)
+
+
+@pytest.mark.parametrize('cfg, match', [
+    ({'name': 'stgcn', 'edition': '2.x'}, 'edition'),
+    ({'name': 'agcn', 'edition': '1.x'}, "use 'aagcn'"),
+    ({'name': 'aagcn', 'edition': '0.x'}, "use 'agcn'"),
+    ({'name': 'stgcn', 'graph_cfg': {'layout': 'coco'}}, 'graph_cfg needs layout and strategy'),
+    ({'name': 'stgcn', 'data_bn_type': 'CV'}, 'data_bn_type'),
+    ({'name': 'stgcn', 'head': 'stgcn0x', 'head_dropout': 0.5}, 'no dropout'),
+])
+def test_bad_config_raises_clear_error(cfg, match):
+  with pytest.raises(ValueError, match=match):
+    create_model({**cfg, 'num_classes': 3}, nnx.Rngs(0))
+
+
+def test_bad_input_raises_clear_error():
+  model = create_model({'name': 'aagcn', 'num_classes': 3}, nnx.Rngs(0))
+  with pytest.raises(ValueError, match=r'\[N, clips, M, T, V, C\]'):
+    model(jnp.zeros((2, 2, 8, 25, 3)))
+  with pytest.raises(ValueError, match='V=25, C=3; input has V=17'):
+    model(jnp.zeros((1, 1, 2, 8, 17, 3)))
+  with pytest.raises(ValueError, match="'MVC' was built for num_person=2, input has M=1"):
+    model(jnp.zeros((1, 1, 1, 8, 25, 3)))
+  with pytest.raises(ValueError, match="0.x 2s-AGCN checkpoints need model 'agcn'"):
+    mmaction_key_map(model, '0.x')
