@@ -37,13 +37,10 @@ def _config(edition: str) -> SyntheticConfig:
       with_score=not three_d, layout='nturgb+d' if three_d else 'coco')
 
 
-def _generate_one(index_and_label, *, split, cfg: SyntheticConfig, split_key):
-  """Beam worker: one clip, keyed by frame_dir."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  index, label = index_and_label
-  rng = np.random.default_rng([cfg.seed, split_key, index])
-  record = synthetic.generate_clip(label, rng, edition=cfg.edition, frame_dir=f'synth_{split}_{index:05d}',
-                                   min_frames=cfg.min_frames, max_frames=cfg.max_frames)
+def _generate_one(index: int, *, split, cfg: SyntheticConfig):
+  """Beam worker: one clip, keyed by frame_dir (the same clip ``generate_split`` yields)."""
+  record, = synthetic.generate_split(split, 1, seed=cfg.seed, edition=cfg.edition, min_frames=cfg.min_frames,
+                                     max_frames=cfg.max_frames, start=index)
   return common.keyed_example(record, num_joints=cfg.num_joints, num_channels=cfg.num_channels,
                               with_score=cfg.with_score, source=f'synthetic_skeleton/{cfg.name}')
 
@@ -66,12 +63,9 @@ class Builder(common.SkeletonBuilder):
     cfg = self.builder_config
     source = f'synthetic_skeleton/{cfg.name}'
     if self._use_beam:
-      import numpy as np  # pylint: disable=g-import-not-at-top
       beam = common.beam_module()
-      split_key = synthetic.split_key(split)
-      labels = synthetic.split_labels(num_examples, np.random.default_rng([cfg.seed, split_key]))
-      fn = functools.partial(_generate_one, split=split, cfg=cfg, split_key=split_key)
-      return beam.Create(list(enumerate(labels.tolist()))) | beam.Map(fn)
+      fn = functools.partial(_generate_one, split=split, cfg=cfg)
+      return beam.Create(list(range(num_examples))) | beam.Map(fn)
     records = synthetic.generate_split(split, num_examples, seed=cfg.seed, edition=cfg.edition,
                                        min_frames=cfg.min_frames, max_frames=cfg.max_frames)
     return (common.keyed_example(r, num_joints=cfg.num_joints, num_channels=cfg.num_channels,

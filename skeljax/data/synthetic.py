@@ -344,11 +344,10 @@ def generate_clip(action: int, rng: np.random.Generator, *, edition: str = 'ntu2
   return results
 
 
-def split_labels(num_examples: int, rng: np.random.Generator, num_classes: int = len(ACTIONS)) -> np.ndarray:
-  """Balanced labels (each class ``num_examples // num_classes`` times, the rest at random), shuffled."""
-  labels = np.arange(num_examples) % num_classes
-  rng.shuffle(labels)
-  return labels
+def clip_label(index: int, *, seed: int, key: int, num_classes: int = len(ACTIONS)) -> int:
+  """Label of clip ``index``: each block of ``num_classes`` clips is a seeded permutation of all classes."""
+  block, slot = divmod(index, num_classes)
+  return int(np.random.default_rng([seed, key, block, 7]).permutation(num_classes)[slot])
 
 
 def split_key(split: str) -> int:
@@ -357,11 +356,12 @@ def split_key(split: str) -> int:
 
 
 def generate_split(split: str, num_examples: int, *, seed: int = 0, edition: str = 'ntu25_3d',
-                   min_frames: int = 50, max_frames: int = 120) -> Iterator[dict]:
-  """Yields ``num_examples`` clips of ``split``; clip i depends only on (seed, split, i)."""
+                   min_frames: int = 50, max_frames: int = 120, start: int = 0) -> Iterator[dict]:
+  """Yields clips ``start .. start + num_examples - 1`` of ``split``; clip i depends only on (seed, split, i).
+
+  Classes are balanced over every run of ``len(ACTIONS)`` consecutive clips.
+  """
   key = split_key(split)
-  labels = split_labels(num_examples, np.random.default_rng([seed, key]))
-  for i, label in enumerate(labels):
-    rng = np.random.default_rng([seed, key, i])
-    yield generate_clip(int(label), rng, edition=edition, frame_dir=f'synth_{split}_{i:05d}',
-                        min_frames=min_frames, max_frames=max_frames)
+  for i in range(start, start + num_examples):
+    yield generate_clip(clip_label(i, seed=seed, key=key), np.random.default_rng([seed, key, i]), edition=edition,
+                        frame_dir=f'synth_{split}_{i:05d}', min_frames=min_frames, max_frames=max_frames)
