@@ -37,6 +37,8 @@ def _set_deterministic_flags() -> None:
 def main(argv) -> int:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  if not flags.FLAGS['verbosity'].present:
+    logging.set_verbosity(logging.WARNING)  # orbax and grain log every save and read at INFO
   cfg = _CONFIG.value
   if cfg is None:
     raise app.UsageError('--config is required')
@@ -50,7 +52,8 @@ def main(argv) -> int:
       if not workdir:
         raise app.UsageError('--workdir is required for training')
       results = train.train_and_evaluate(cfg, workdir)
-      logging.info('final: %s', results)
+      print('final:', ', '.join(f'{k} {v:.4f}' if isinstance(v, float) else f'{k} {v}'
+                                for k, v in results.items()), flush=True)
       return 143 if results.get('preempted') else 0
     if _MODE.value == 'eval':
       from skeljax import evaluate  # pylint: disable=g-import-not-at-top

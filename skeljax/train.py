@@ -363,7 +363,8 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
     state = apply_model_dict(state, restored['model'], source=str(checkpointing.checkpoint_dir(workdir)))
     state = state.replace(opt_state=restored['opt_state'], step=jnp.asarray(start_step, jnp.int32))
     state = jax.device_put(state, jax.tree.map(lambda x: x.sharding, target))
-    logging.info('resumed from step %d', start_step)
+    if jax.process_index() == 0:
+      print(f'resumed from step {start_step} in {checkpointing.checkpoint_dir(workdir)}', flush=True)
   else:
     start_step = 0
     if cfg.get('init_from'):
@@ -418,6 +419,9 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
         progress.write(f'stopped at step {step} on request; resume by running the same command again')
         break
 
+  if not last_eval and not preempted and step == total_steps:
+    # Nothing left to train (a finished run started again): report the final model's accuracy.
+    last_eval = evaluate_state(p_eval_step, state, data.val, mesh, topk)
   manager.wait_until_finished()
   manager.close()
   progress.close()
