@@ -167,6 +167,10 @@ def test_gcn_parity_wrong_graph_edition_is_refused(parity_1x, parity_0x):
                         'graph_cfg': {'layout': 'coco', 'strategy': 'stgcn_spatial'}}, nnx.Rngs(0))
   with pytest.raises(CheckpointMismatchError, match=r'backbone\.A: checkpoint buffer differs'):
     import_mmaction_gcn(model, state_0x, '0.x')
+  # With the 0.x graph it loads; edition None means the edition the model was built for.
+  model = create_model(CASES['stgcn0x_coco'].model_cfg, nnx.Rngs(0))
+  import_mmaction_gcn(model, {'state_dict': state_0x})
+  np.testing.assert_array_equal(model.cls_head.fc.kernel[...], state_0x['cls_head.fc.weight'][:, :, 0, 0].T)
 
 
 def test_gcn_parity_misshaped_and_unknown_keys_are_listed(parity_1x):

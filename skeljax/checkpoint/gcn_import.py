@@ -130,13 +130,16 @@ def mmaction_key_map(model: GCNRecognizer, edition: str) -> KeyMap:
   return key_map
 
 
-def import_mmaction_gcn(model: GCNRecognizer, state_dict: dict[str, np.ndarray], edition: str,
+def import_mmaction_gcn(model: GCNRecognizer, state_dict: dict[str, np.ndarray], edition: str | None = None,
                         source: str = 'checkpoint') -> None:
   """Loads an MMAction2/PySKL GCN ``state_dict`` into ``model`` in place.
 
-  Raises ``CheckpointMismatchError`` listing every unknown, missing or mis-shaped key and every graph
-  buffer that differs from the model's graph. ``source`` (e.g. the file name) prefixes the message.
+  ``edition`` ('1.x', '0.x', 'pyskl') names the checkpoint's key layout; None means the model's own
+  ``edition`` (the one it was built for). Raises ``CheckpointMismatchError`` listing every unknown, missing
+  or mis-shaped key and every graph buffer that differs from the model's graph. ``source`` (e.g. the file
+  name) prefixes the message.
   """
   if 'state_dict' in state_dict and isinstance(state_dict['state_dict'], dict):
     state_dict = state_dict['state_dict']
+  edition = model.edition if edition is None else edition
   load_state_dict_into(model, state_dict, mmaction_key_map(model, edition), source=source)
