@@ -251,7 +251,7 @@ def make_synthetic(c: ml_collections.ConfigDict, *, layout: str) -> None:
   c.eval.test_num_clips = min(c.eval.test_num_clips, 2)
   c.checkpoint.every_steps = 50
   c.log_every_steps = 5
-  c.label_names = None
+  c.label_names = 'synthetic'
   c.init_from = None
 
 

@@ -1,8 +1,9 @@
 """Class names for predictions: NTU RGB+D 60/120 built in; other datasets numbered or read from a file.
 
 ``get_label_names(spec, num_classes)`` resolves a config's ``label_names`` field: ``'ntu60'`` / ``'ntu120'``
-(the dataset authors' action names A001 ... A120), a path to a text file with one name per line (blank lines
-and a trailing '.' are ignored, as in MMAction2's ``label_map_*.txt``), or None for ``class_0``, ``class_1``...
+(the dataset authors' action names A001 ... A120), ``'synthetic'`` (the embedded synthetic actions), a path
+to a text file with one name per line (blank lines and a trailing '.' are ignored, as in MMAction2's
+``label_map_*.txt``), or None for ``class_0``, ``class_1``...
 FineGYM, UCF101 and HMDB51 names differ between releases of their annotation files, so they come from a file.
 """
 
@@ -44,7 +45,14 @@ NTU120_NAMES: tuple[str, ...] = (
 )
 NTU60_NAMES: tuple[str, ...] = NTU120_NAMES[:60]
 
-BUILT_IN = {'ntu60': NTU60_NAMES, 'ntu120': NTU120_NAMES}
+
+
+def _synthetic_names() -> tuple[str, ...]:
+  from skeljax.data import synthetic  # pylint: disable=g-import-not-at-top
+  return tuple(name.replace('_', ' ') for name in synthetic.ACTIONS)
+
+
+BUILT_IN = {'ntu60': lambda: NTU60_NAMES, 'ntu120': lambda: NTU120_NAMES, 'synthetic': _synthetic_names}
 
 
 def read_label_file(path: str | pathlib.Path) -> list[str]:
@@ -69,7 +77,7 @@ def get_label_names(spec: str | None, num_classes: int | None = None) -> list[st
       raise ValueError('need num_classes to number the classes when no label names are given')
     return [f'class_{i}' for i in range(num_classes)]
   if spec in BUILT_IN:
-    names = list(BUILT_IN[spec])
+    names = list(BUILT_IN[spec]())
     source = f'built-in {spec!r}'
   else:
     names = read_label_file(spec)

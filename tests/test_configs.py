@@ -5,7 +5,9 @@ Pipelines run on a procedurally generated clip (skeljax.data.synthetic) and the 
 (``nnx.eval_shape``, no FLOPs) on the pipeline's output, so a config whose pipeline and model disagree fails.
 """
 
+import functools
 import importlib
+import json
 import pathlib
 
 import jax
@@ -63,8 +65,14 @@ def load(name, arg):
   return importlib.import_module(f'configs.{name}').get_config(arg)
 
 
+@functools.lru_cache(maxsize=None)
+def _abstract_model(model_json):
+  return nnx.eval_shape(lambda: create_model(json.loads(model_json), nnx.Rngs(0)))
+
+
 def abstract_model(cfg):
-  return nnx.eval_shape(lambda: create_model(cfg.model, nnx.Rngs(0)))
+  # Variants often share a model (streams, benchmarks): build each distinct one once.
+  return _abstract_model(cfg.model.to_json(sort_keys=True))
 
 
 def count_params(model) -> int:

@@ -90,3 +90,21 @@ def test_predict_rejects_mismatched_skeletons(trained, sample_data, capsys):
   assert 'expects V = 25 joints' in capsys.readouterr().err
   assert predict.run(str(export_dir), str(ucf.with_suffix('.txt'))) == 1
   assert 'does not exist' in capsys.readouterr().err
+
+
+def test_label_maps(tmp_path):
+  from skeljax import label_maps  # pylint: disable=import-outside-toplevel
+  names = label_maps.get_label_names('ntu120', 120)
+  # Spot checks against the NTU RGB+D action list (A001, A060, A061, A120).
+  assert (names[0], names[59], names[60], names[119]) == (
+      'drink water', 'walking apart from each other', 'put on headphone',
+      'finger-guessing game (playing rock-paper-scissors)')
+  assert label_maps.get_label_names('ntu60') == names[:60]
+  assert label_maps.get_label_names(None, 3) == ['class_0', 'class_1', 'class_2']
+  path = tmp_path / 'gym.txt'
+  path.write_text('vault.\n\nbeam jump\n')
+  assert label_maps.get_label_names(str(path), 2) == ['vault', 'beam jump']
+  with pytest.raises(ValueError, match='has 2 class names but the model has 99'):
+    label_maps.get_label_names(str(path), 99)
+  with pytest.raises(FileNotFoundError, match='missing.txt'):
+    label_maps.get_label_names(str(tmp_path / 'missing.txt'))
