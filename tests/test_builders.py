@@ -206,3 +206,34 @@ def test_beam_build_matches_generator_build(tmp_path):
   for key in a:
     np.testing.assert_array_equal(a[key]['keypoint'], b[key]['keypoint'])
   assert beam.info.splits['train'].num_examples == 13
+
+
+def test_kinetics_builder_filters_boxes_and_decompresses(tmp_path):
+  """K400: a table-of-contents pickle plus kpfiles; detections under box_thr 0.5 dropped, empty frames squeezed."""
+  rng = np.random.default_rng(4)
+  (tmp_path / 'kpfiles').mkdir()
+  kp = rng.uniform(1, 300, (4, 17, 3)).astype(np.float32)
+  kp[..., 2] = rng.uniform(0.1, 1, (4, 17))
+  toc = [{'frame_dir': 'vid_a', 'label': 7, 'total_frames': 6, 'img_shape': (340, 256),
+          'frame_inds': np.array([0, 0, 2, 5]), 'box_score': np.array([0.9, 0.3, 0.8, 0.7])}]
+  toc.append({'frame_dir': 'vid_b', 'label': 1, 'total_frames': 2, 'img_shape': (340, 256),
+              'frame_inds': np.array([0, 1]), 'box_score': np.array([0.6, 0.7])})
+  for name, keypoint in (('vid_a', kp), ('vid_b', kp[:2])):
+    with open(tmp_path / 'kpfiles' / f'{name}.pkl', 'wb') as f:
+      pickle.dump({'keypoint': keypoint}, f)
+  with open(tmp_path / 'k400_2d.pkl', 'wb') as f:
+    pickle.dump({'split': {'train': ['vid_a'], 'val': ['vid_b']}, 'annotations': toc}, f)
+  build_lib.build('kinetics400_skeleton/2d', data_dir=tmp_path / 'data', manual_dir=tmp_path)
+  r = sources.open_source('kinetics400_skeleton/2d', 'train', data_dir=tmp_path / 'data')[0]
+  # Detection 1 (box 0.3) is dropped, leaving one person in frames 0, 2, 5 -> three squeezed frames.
+  assert r['keypoint'].shape == (1, 3, 17, 2) and r['total_frames'] == 3 and r['label'] == 7
+  keep = [0, 2, 3]
+  np.testing.assert_allclose(r['keypoint'][0], kp[keep, :, :2], rtol=1e-3)  # MMAction2 goes through float16
+  np.testing.assert_allclose(r['keypoint_score'][0], kp[keep, :, 2], rtol=1e-3)
+  assert r['img_shape'] == (340, 256)
+
+
+@pytest.mark.skipif(importlib.util.find_spec('apache_beam') is not None, reason='apache-beam is installed')
+def test_beam_flag_without_apache_beam_says_how_to_get_it(tmp_path):
+  with pytest.raises(ImportError, match='pip install apache-beam'):
+    build_lib.main(['synthetic_skeleton/ntu25_3d', '--beam', f'--data_dir={tmp_path}'])
