@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import importlib
 
-DATASETS = ('synthetic_skeleton', 'ntu60', 'ntu120', 'finegym', 'ucf101_skeleton', 'hmdb51_skeleton',
-            'babel', 'kinetics400_skeleton', 'nwucla', 'custom_skeleton')
+DATASETS = ('synthetic_skeleton', 'ntu60', 'ntu120', 'finegym', 'ucf101', 'hmdb51',
+            'babel', 'kinetics400', 'nwucla', 'custom_skeleton')
 
 
 def builder_class(name: str):

@@ -222,8 +222,8 @@ def test_kinetics_builder_filters_boxes_and_decompresses(tmp_path):
       pickle.dump({'keypoint': keypoint}, f)
   with open(tmp_path / 'k400_2d.pkl', 'wb') as f:
     pickle.dump({'split': {'train': ['vid_a'], 'val': ['vid_b']}, 'annotations': toc}, f)
-  build_lib.build('kinetics400_skeleton/2d', data_dir=tmp_path / 'data', manual_dir=tmp_path)
-  r = sources.open_source('kinetics400_skeleton/2d', 'train', data_dir=tmp_path / 'data')[0]
+  build_lib.build('kinetics400/2d', data_dir=tmp_path / 'data', manual_dir=tmp_path)
+  r = sources.open_source('kinetics400/2d', 'train', data_dir=tmp_path / 'data')[0]
   # Detection 1 (box 0.3) is dropped, leaving one person in frames 0, 2, 5 -> three squeezed frames.
   assert r['keypoint'].shape == (1, 3, 17, 2) and r['total_frames'] == 3 and r['label'] == 7
   keep = [0, 2, 3]

@@ -1,0 +1,1 @@
+"""HMDB51 2D skeletons (TFDS builder ``hmdb51``)."""

@@ -1,1 +1,0 @@
-"""HMDB51 2D skeletons (TFDS builder ``hmdb51_skeleton``)."""

@@ -1,1 +1,0 @@
-"""Kinetics-400 HRNet 2D skeletons (TFDS builder ``kinetics400_skeleton``)."""

@@ -1,0 +1,1 @@
+"""UCF101 2D skeletons (TFDS builder ``ucf101``)."""

@@ -1,1 +1,0 @@
-"""UCF101 2D skeletons (TFDS builder ``ucf101_skeleton``)."""
