@@ -172,17 +172,23 @@ class SkeletonBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     source = f'{path}' + (f' (split {ann_split!r})' if ann_split else '')
     return source, load_pickle_split(path, ann_split, self.builder_config)
 
-  def _generate_examples(self, dl_manager, split: SplitSource):
-    source, records = self._records(dl_manager, split)
+  def _converter(self, source: str):
     cfg = self.builder_config
     # A module-level partial, not a bound method, so Beam can pickle it without the builder.
-    convert = functools.partial(keyed_example, num_joints=cfg.num_joints, num_channels=cfg.num_channels,
-                                with_score=cfg.with_score, source=source)
+    return functools.partial(keyed_example, num_joints=cfg.num_joints, num_channels=cfg.num_channels,
+                             with_score=cfg.with_score, source=source)
+
+  def _generate_examples(self, dl_manager, split: SplitSource):
     if self._use_beam:
-      beam = beam_module()
+      source, records = self._records(dl_manager, split)
       # Records are shipped to the workers as they are; conversion and validation run there in parallel.
-      return beam.Create(list(records)) | beam.Map(convert)
-    return unique_keys(map(convert, records), source)
+      return beam_module().Create(list(records)) | beam_module().Map(self._converter(source))
+    return self._iterate_examples(dl_manager, split)
+
+  def _iterate_examples(self, dl_manager, split: SplitSource):
+    # A generator, so a split's annotation file is loaded only when TFDS writes that split (one at a time).
+    source, records = self._records(dl_manager, split)
+    yield from unique_keys(map(self._converter(source), records), source)
 
 
 def load_pickle_split(path: pathlib.Path, ann_split: str | None, cfg: SkeletonConfig) -> list[dict]:
