@@ -34,6 +34,7 @@ def build_graph(graph_cfg: Mapping | None, default: Mapping) -> np.ndarray:
 
 
 def check_edition(edition: str) -> str:
+  """``edition`` if it is a known MMAction2 edition, else a ValueError naming the known ones."""
   if edition not in EDITIONS:
     raise ValueError(f'edition must be one of {EDITIONS}, got {edition!r}')
   return edition
