@@ -12,6 +12,7 @@ import json
 import logging
 import pathlib
 import pickle
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,7 +85,7 @@ def evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path | None,
     if out:
       logging.info('wrote %s', write_results(out, scores, labels))
     if workdir is not None:
-      path = pathlib.Path(workdir) / f'eval_{split or "test"}.json'
+      path = pathlib.Path(workdir) / f'eval_{re.sub(r"[^A-Za-z0-9_.-]+", "_", split or "test")}.json'
       path.parent.mkdir(parents=True, exist_ok=True)
       path.write_text(json.dumps(results, indent=2) + '\n')
   return results

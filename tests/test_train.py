@@ -13,6 +13,7 @@ import threading
 import jax
 import jax.numpy as jnp
 import ml_collections
+from ml_collections import config_dict
 import numpy as np
 import pytest
 from flax import nnx
@@ -60,7 +61,7 @@ def toy_config(**overrides) -> ml_collections.ConfigDict:
   c.seed = 0
   c.deterministic = False
   c.model = dict(name='toy', num_classes=13, dropout=0.2)
-  c.dataset = dict(name='synthetic_skeleton', data_dir=None, train_split='train', val_split='val',
+  c.dataset = dict(name='synthetic_skeleton', data_dir=config_dict.placeholder(str), train_split='train', val_split='val',
                    test_split='val', num_classes=13, layout='nturgb+d')
   c.train_pipeline = GCN_PIPELINE
   c.val_pipeline = GCN_PIPELINE
@@ -78,7 +79,7 @@ def toy_config(**overrides) -> ml_collections.ConfigDict:
   c.checkpoint = {'every_steps': 0, 'keep_latest': 1, 'keep_best': 1, 'async': True}
   c.log_every_steps = 1
   c.worker_count = 0
-  c.init_from = None
+  c.init_from = config_dict.placeholder(str)
   for key, value in overrides.items():
     c[key] = value
   return c
