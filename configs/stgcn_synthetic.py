@@ -38,9 +38,13 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
   c.eval.every_epochs = 2
   c.checkpoint.every_steps = 100
   c.log_every_steps = 10
-  if 'smoke' in v:
+  if 'smoke' in v:  # CI: 4 steps on 32 training clips, evaluated on 16
+    c.dataset.train_split = 'train[:32]'
+    c.dataset.val_split = 'val[:16]'
+    c.dataset.test_split = 'test[:16]'
     c.global_batch_size = 8
     c.num_epochs = 1
     c.eval.every_epochs = 1
+    c.eval.batch_size = 16
     c.log_every_steps = 2
   return c
