@@ -45,7 +45,7 @@ def ntu_config(arg: str | None, *, model: str, num_classes: int) -> ml_collectio
 
   if 'synthetic' in v:
     _zoo.make_synthetic(c, layout='nturgb+d' if is_3d else 'coco')
-    _zoo.shrink_clips([c.train_pipeline, c.val_pipeline, c.test_pipeline], clip_len=32, test_num_clips=2)
+    _zoo.shrink_clips([c.train_pipeline, c.val_pipeline, c.test_pipeline], clip_len=16, test_num_clips=2)
   return c
 
 

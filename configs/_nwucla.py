@@ -49,5 +49,5 @@ def nwucla_config(arg: str | None, *, model: str) -> ml_collections.ConfigDict:
     c.dataset.layout = 'nturgb+d'
     c.model.graph_cfg.layout = 'nturgb+d'
     c.train_pipeline, c.val_pipeline, c.test_pipeline = _zoo.gcn_pipelines_1x(
-        dataset='nturgb+d', feat=feat, clip_len=32, num_person=1, test_num_clips=1)
+        dataset='nturgb+d', feat=feat, clip_len=16, num_person=1, test_num_clips=1)
   return c

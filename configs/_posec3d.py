@@ -19,10 +19,12 @@ FLAGS = ('synthetic', 'host_heatmap')
 
 def posec3d_config(arg: str | None, *, dataset: str, num_classes: int, benchmarks: tuple[str, ...] = (),
                    small: bool = False, label_names: str | None = None,
-                   edition_suffix: str = '', num_person: int = 2) -> ml_collections.ConfigDict:
+                   edition_suffix: str = '', num_person: int = 2,
+                   eval_split: str = 'val') -> ml_collections.ConfigDict:
   """A PoseC3D config; ``benchmarks`` are the split tokens (first = default), each a TFDS config named
   ``<benchmark><edition_suffix>`` (e.g. ntu60/xsub_2d); ``small`` = the UCF/HMDB setup; ``num_person``: the
-  persons rendered per frame on the device (host-rendered eval heatmaps use every person, as MMAction2)."""
+  persons rendered per frame on the device (host-rendered eval heatmaps use every person, as MMAction2);
+  ``eval_split``: the TFDS split validated and tested on (UCF101 / HMDB51 have 'test')."""
   groups = dict(GROUPS)
   defaults = dict(modality='keypoint')
   if benchmarks:
@@ -31,6 +33,7 @@ def posec3d_config(arg: str | None, *, dataset: str, num_classes: int, benchmark
   v = _zoo.parse_arg(arg, allowed=FLAGS, groups=groups, defaults=defaults)
   c = _zoo.base_config()
   c.dataset.name = dataset + (f'/{v["benchmark"]}{edition_suffix}' if benchmarks else '')
+  c.dataset.val_split = c.dataset.test_split = eval_split
   c.dataset.num_classes = num_classes
   c.dataset.layout = 'coco'
   c.label_names = label_names

@@ -16,4 +16,4 @@ from configs import _posec3d
 
 def get_config(arg=None):
   return _posec3d.posec3d_config(arg, dataset='hmdb51', num_classes=51, small=True, num_person=4,
-                                 benchmarks=('split1', 'split2', 'split3'))
+                                 benchmarks=('split1', 'split2', 'split3'), eval_split='test')

@@ -15,7 +15,7 @@ from configs import _posec3d
 
 
 def get_config(arg=None):
-  c = _posec3d.posec3d_config(arg, dataset='kinetics400', num_classes=400, num_person=10)
+  c = _posec3d.posec3d_config(arg, dataset='kinetics400/2d', num_classes=400, num_person=10)
   c.model.backbone.stage_blocks = (3, 4, 6)
   for pipeline in (c.val_pipeline, c.test_pipeline):
     at = next(i for i, op in enumerate(pipeline) if op['type'] == 'CenterCrop')

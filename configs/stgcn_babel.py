@@ -55,9 +55,9 @@ def get_config(arg=None):
     c.loss.samples_per_cls = list(SAMPLES_PER_CLS[num_classes])
   if 'synthetic' in v:
     _zoo.make_synthetic(c, layout='nturgb+d')
-    # The synthetic clips vary in length; BABEL's fixed 150 frames become a 32-frame loop here.
+    # The synthetic clips vary in length; BABEL's fixed 150 frames become a 16-frame loop here.
     for pipeline in (c.train_pipeline, c.val_pipeline, c.test_pipeline):
-      pipeline.insert(0, dict(type='PaddingWithLoop', clip_len=32))
+      pipeline.insert(0, dict(type='PaddingWithLoop', clip_len=16))
     if 'wfl' in v:
       c.loss.samples_per_cls = [50] * _zoo.SYNTHETIC_NUM_CLASSES
   return c

@@ -177,3 +177,17 @@ def test_pipelines_feed_the_model(name, arg, edition):
   x_shape, scores_shape = _run_and_trace(cfg, cfg.test_pipeline, record)
   views = cfg.eval.test_num_clips * (2 if name.startswith('posec3d') else 1)
   assert x_shape[1] == views and scores_shape == (1, views, cfg.model.num_classes)
+
+
+@pytest.mark.parametrize('name,arg', CASES)
+def test_dataset_exists_in_builders(name, arg):
+  """Each config names a TFDS builder config that data_builders defines, with the splits it reads."""
+  import data_builders  # pylint: disable=import-outside-toplevel
+  cfg = load(name, arg)
+  dataset, config_name = cfg.dataset.name.split('/')
+  configs = {c.name: c for c in data_builders.builder_class(dataset).BUILDER_CONFIGS}
+  assert config_name in configs, f'{cfg.dataset.name}: builder configs are {sorted(configs)}'
+  builder_cfg = configs[config_name]
+  assert builder_cfg.num_classes == cfg.model.num_classes
+  splits = {s.name for s in builder_cfg.splits} or {'train', 'val', 'test'}  # synthetic: generated splits
+  assert {cfg.dataset.train_split, cfg.dataset.val_split, cfg.dataset.test_split} <= splits

@@ -23,7 +23,7 @@ A001 = 'ntu_raw/S001C001P001R001A001.skeleton'  # action 1, "drink water"
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
-  """(config, workdir with a checkpoint, export folder) of a small NTU60 ST-GCN (2 test clips of 32 frames)."""
+  """(config, workdir with a checkpoint, export folder) of a small NTU60 ST-GCN (2 test clips of 16 frames)."""
   cfg = stgcn_ntu60.get_config('synthetic')
   cfg.model.num_classes = cfg.dataset.num_classes = 60
   cfg.label_names = 'ntu60'
