@@ -198,29 +198,29 @@ def apply_model_dict(state: TrainState, tree: Mapping, *, strict: bool = True, s
   ``strict``: every variable must be present with its shape. Otherwise missing keys keep their init and
   shape-mismatched ones (e.g. a head for another number of classes) are skipped, with a warning each.
   """
-  flat_tree = dict(nnx.traversals.flatten_mapping(tree))
+  # Keys as strings: orbax restores integer keys (list indices) as strings.
+  flat_tree = {tuple(str(p) for p in k): v for k, v in nnx.traversals.flatten_mapping(tree).items()}
   problems, replaced = [], 0
 
   def replace(part: nnx.State) -> nnx.State:
     nonlocal replaced
-    flat = part.flat_state()
-    for path, variable in flat:
-      if isinstance(variable, nnx.RngState):
-        continue
-      key = tuple(str(p) if not isinstance(p, int) else p for p in path)
-      value = flat_tree.pop(key, flat_tree.pop(tuple(str(p) for p in path), None))
+    out = []
+    for path, variable in part.flat_state():
+      name = '/'.join(map(str, path))
+      value = None if isinstance(variable, nnx.RngState) else flat_tree.pop(tuple(map(str, path)), None)
       if value is None:
-        problems.append(f'missing {"/".join(map(str, path))}')
+        if not isinstance(variable, nnx.RngState):
+          problems.append(f'missing {name}')
+        out.append((path, variable))
         continue
-      value = np.asarray(value)
-      if value.shape != variable.shape:
-        problems.append(f'shape of {"/".join(map(str, path))}: checkpoint {value.shape}, model '
-                        f'{tuple(variable.shape)}')
+      value, target = np.asarray(value), variable.get_value()
+      if value.shape != target.shape:
+        problems.append(f'shape of {name}: checkpoint {value.shape}, model {tuple(target.shape)}')
+        out.append((path, variable))
         continue
-      target = variable.get_value() if hasattr(variable, 'get_value') else variable.value
-      variable.set_value(jax.device_put(value.astype(target.dtype), target.sharding))
+      out.append((path, variable.replace(jax.device_put(value.astype(target.dtype), target.sharding))))
       replaced += 1
-    return nnx.State.from_flat_path(flat)
+    return nnx.State.from_flat_path(out)
 
   params, batch_stats = replace(state.params), replace(state.batch_stats)
   problems += [f'unexpected {"/".join(map(str, k))}' for k in flat_tree]
