@@ -191,3 +191,45 @@ def test_dataset_exists_in_builders(name, arg):
   assert builder_cfg.num_classes == cfg.model.num_classes
   splits = {s.name for s in builder_cfg.splits} or {'train', 'val', 'test'}  # synthetic: generated splits
   assert {cfg.dataset.train_split, cfg.dataset.val_split, cfg.dataset.test_split} <= splits
+
+
+# (config, variant, fixture set, model name in the fixtures, input file): the zoo config's model block must be
+# MMAction2's model, so its checkpoints load (keys, shapes and the fixed graph buffers) and give its logits.
+# AGCN models take 25-40 s to initialise on a loaded 2-core CPU, so their cases run with the slow tests.
+ZOO_PARITY = [
+    ('stgcn_ntu60', '0x,3d', 'parity_0x', 'stgcn0x_ntu3d', 'gcn0x_ntu3d_input.npz'),
+    ('stgcn_ntu60', '0x,2d', 'parity_0x', 'stgcn0x_coco', 'gcn0x_coco_input.npz'),
+    pytest.param('agcn_ntu60', '0x,joint', 'parity_0x', 'agcn0x_ntu3d', 'gcn0x_ntu3d_input.npz',
+                 marks=pytest.mark.slow),
+    pytest.param('agcn_ntu60', 'xsub,joint,3d', 'parity_1x', 'agcn', 'agcn_input.npz', marks=pytest.mark.slow),
+]
+
+
+def _zoo_model_with_fixture_weights(request, name, arg, fixtures, model_name):
+  from skeljax.checkpoint import gcn_import, torch_pickle  # pylint: disable=import-outside-toplevel
+  fx = request.getfixturevalue(fixtures)
+  cfg = load(name, arg)
+  model = nnx.jit(lambda: create_model(cfg.model, nnx.Rngs(0)))()
+  state_dict = torch_pickle.load_state_dict(fx.path(f'{model_name}_state_dict.pth'))
+  gcn_import.import_mmaction_gcn(model, state_dict, cfg.model.edition, source=model_name)
+  return fx, cfg, model
+
+
+@pytest.mark.parametrize('name,arg,fixtures,model_name,input_file', ZOO_PARITY)
+def test_zoo_config_loads_parity_checkpoint(request, name, arg, fixtures, model_name, input_file):
+  """Keys, shapes and graph buffers of MMAction2's checkpoint fit; parameter count = MMAction2's."""
+  fx, _, model = _zoo_model_with_fixture_weights(request, name, arg, fixtures, model_name)
+  assert count_params(model) == fx.json('manifest.json')['models'][model_name]['params']['total_params']
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name,arg,fixtures,model_name,input_file', ZOO_PARITY)
+def test_zoo_config_logits_parity(request, name, arg, fixtures, model_name, input_file):
+  fx, _, model = _zoo_model_with_fixture_weights(request, name, arg, fixtures, model_name)
+  x = fx.require(fx.npz(input_file), 'x')
+  if fixtures == 'parity_0x':  # 0.x NCTVM (N, C, T, V, M) -> skeljax (N, clips, M, T, V, C)
+    x = x.transpose(0, 4, 2, 3, 1)[:, None]
+  expected = fx.require(fx.npz(f'{model_name}_logits.npz'), 'logits')
+  model.eval()
+  logits = np.asarray(nnx.jit(lambda m, v: m(v))(model, x))[:, 0]
+  assert np.max(np.abs(logits - expected)) <= 1e-4 * np.max(np.abs(expected))
