@@ -233,3 +233,19 @@ def test_zoo_config_logits_parity(request, name, arg, fixtures, model_name, inpu
   model.eval()
   logits = np.asarray(nnx.jit(lambda m, v: m(v))(model, x))[:, 0]
   assert np.max(np.abs(logits - expected)) <= 1e-4 * np.max(np.abs(expected))
+
+
+@pytest.mark.slow
+def test_posec3d_config_trains_one_step():
+  """The PoseC3D synthetic config through the engine: host pipeline -> device heatmaps -> one SGD step."""
+  from skeljax import sharding, train  # pylint: disable=import-outside-toplevel
+  cfg = load('posec3d_ntu60', 'synthetic,limb')
+  pipeline = build_pipeline(cfg.train_pipeline)
+  samples = [pipeline(_clip('coco17_2d', label=i, seed=i), rng=np.random.default_rng(i)) for i in range(2)]
+  batch = {k: np.stack([s[k] for s in samples]) for k in samples[0]}
+  assert batch['keypoint'].shape == (2, 1, 2, 8, 17, 2)
+  mesh = sharding.make_mesh(1)
+  step_cfg = train.make_step_config(cfg, steps_per_epoch=10)
+  state = train.create_train_state(cfg.model, step_cfg.tx, cfg.seed, mesh)
+  state, step_metrics = train.jit_train_step(step_cfg, mesh, state)(state, sharding.shard_batch(batch, mesh))
+  assert int(state.step) == 1 and np.isfinite(float(step_metrics['loss']))
