@@ -136,8 +136,12 @@ def run(model: str, input_path: str, *, cfg=None, index: int = 0, split: str | N
     print(f'error: {e}', file=sys.stderr)
     return 1
   print(f'{input_path} [{record.get("frame_dir", "")}] with {predictor.source}')
-  if 'label' in record and 0 <= int(record['label']) < len(predictor.labels):
-    print(f'  ground truth: {predictor.labels[int(record["label"])]}')
+  if 'label' in record:
+    label = int(record['label'])
+    if pathlib.Path(input_path).suffix.lower() == '.skeleton':  # the file name's NTU action, whatever the model
+      print(f'  ground truth: A{label + 1:03d} {label_maps.NTU120_NAMES[label]}')
+    elif 0 <= label < len(predictor.labels):
+      print(f'  ground truth: {predictor.labels[label]} (class {label})')
   for rank, (class_index, name, prob) in enumerate(top, 1):
     print(f'  {rank}. {name:<45s} {prob:.4f}  (class {class_index})')
   return 0

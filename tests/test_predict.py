@@ -43,7 +43,7 @@ def test_predict_raw_ntu_file(trained, sample_data, capsys):
   path = str(sample_data.path(A001))
   assert predict.run(str(export_dir), path) == 0
   out = capsys.readouterr().out
-  assert 'ground truth: drink water' in out
+  assert 'ground truth: A001 drink water' in out
   rows = _printed(out)
   assert [r[0] for r in rows] == [1, 2, 3, 4, 5]
   probs = [r[2] for r in rows]
