@@ -85,17 +85,9 @@ def test_every_zoo_config_is_listed():
   assert names == set(VARIANTS)
 
 
-def _needs_nwucla_bones(name):
-  from skeljax.data.transforms_skeleton import BONE_PAIRS  # pylint: disable=import-outside-toplevel
-  if name.endswith('nwucla') and 'nw-ucla' not in BONE_PAIRS:
-    pytest.xfail("GenSkeFeat/JointToBone lack the 'nw-ucla' bone pairs (skeljax/data/transforms_skeleton.py)")
-
-
 @pytest.mark.parametrize('name,arg', CASES)
 def test_config_builds(name, arg):
   cfg = load(name, arg)
-  if arg != 'synthetic':
-    _needs_nwucla_bones(name)
   assert cfg.model.num_classes == cfg.dataset.num_classes
   assert cfg.dataset.name and cfg.global_batch_size > 0 and cfg.num_epochs > 0
   for pipeline in (cfg.train_pipeline, cfg.val_pipeline, cfg.test_pipeline):

@@ -23,6 +23,9 @@ BONE_PAIRS: dict[str, tuple[tuple[int, int], ...]] = {
     'coco-hand': ((0, 0), (1, 0), (2, 1), (3, 2), (4, 3), (5, 0), (6, 5), (7, 6), (8, 7), (9, 0),
                   (10, 9), (11, 10), (12, 11), (13, 0), (14, 13), (15, 14), (16, 15), (17, 0), (18, 17),
                   (19, 18), (20, 19)),
+    # NW-UCLA (Kinect v1, 20 joints): CTR-GCN's bone pairs; the shoulder centre (2) gets a zero bone.
+    'nw-ucla': ((0, 1), (1, 2), (2, 2), (3, 2), (4, 2), (5, 4), (6, 5), (7, 6), (8, 2), (9, 8), (10, 9),
+                (11, 10), (12, 0), (13, 12), (14, 13), (15, 14), (16, 0), (17, 16), (18, 17), (19, 18)),
 }
 # Datasets whose C = 3 third channel is a confidence score (averaged, not differenced).
 _SCORED_2D = ('openpose', 'coco', 'coco-hand')
