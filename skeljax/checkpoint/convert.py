@@ -32,9 +32,10 @@ def _as_dict(cfg: Mapping) -> dict:
   return dict(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg)
 
 
-def resolve_edition(model_cfg: Mapping, edition: str | None = None) -> str:
-  """The checkpoint edition: the one given, else the model block's ``edition`` (GCNs), else '1.x'."""
-  return edition or _as_dict(model_cfg).get('edition') or DEFAULT_EDITION
+def resolve_edition(model_cfg: Mapping, edition: str | None = None, model: nnx.Module | None = None) -> str:
+  """The checkpoint edition: the one given, else the model block's, else the built model's own, else '1.x'."""
+  return (edition or _as_dict(model_cfg).get('edition') or getattr(model, 'edition', None)
+          or DEFAULT_EDITION)
 
 
 def get_importer(name: str):
@@ -59,7 +60,7 @@ def convert_checkpoint(model_cfg: Mapping, pth_path: str | os.PathLike, edition:
   state_dict = torch_pickle.load_state_dict(pth_path)
   # Every imported variable is overwritten; the seed only fixes the (unsaved) dropout stream.
   model = create_model(cfg, nnx.Rngs(params=seed, dropout=seed + 1))
-  importer(model, state_dict, resolve_edition(cfg, edition), source=os.fspath(pth_path))
+  importer(model, state_dict, resolve_edition(cfg, edition, model), source=os.fspath(pth_path))
   return model
 
 

@@ -25,15 +25,15 @@ _CONFIG = config_flags.DEFINE_config_file('config', None, 'skeljax config file (
 _CHECKPOINT = flags.DEFINE_string('checkpoint', None, 'MMAction2 / PySKL .pth checkpoint.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Output workdir; the checkpoint goes to <workdir>/checkpoints/0.')
 _EDITION = flags.DEFINE_enum('edition', None, ['1.x', '0.x', 'pyskl'],
-                             "Checkpoint naming; default: the model block's 'edition', else 1.x.")
+                             "Checkpoint naming; default: the model's own edition, else 1.x.")
 flags.mark_flags_as_required(['config', 'checkpoint', 'workdir'])
 
 
 def run(cfg, checkpoint: str, workdir: str, edition: str | None = None) -> str:
   """Converts ``checkpoint`` for ``cfg.model`` and saves it under ``workdir``; returns the step directory."""
-  edition = convert.resolve_edition(cfg.model, edition)
   model = convert.convert_checkpoint(cfg.model, checkpoint, edition)
-  meta = {'source': str(checkpoint), 'edition': edition, 'model': cfg.model.to_dict()}
+  meta = {'source': str(checkpoint), 'edition': convert.resolve_edition(cfg.model, edition, model),
+          'model': cfg.model.to_dict()}
   return str(convert.save_converted(model, workdir, meta))
 
 
