@@ -72,7 +72,7 @@ def evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path | None,
     from skeljax.data.pipeline import build_pipeline  # pylint: disable=g-import-not-at-top
     split = split or cfg.dataset.test_split
     data = train.EvalData(train.open_split(cfg, split), build_pipeline(cfg.test_pipeline),
-                          train.eval_batch_size(cfg.eval.get('batch_size', 64), mesh))
+                          train.eval_batch_size(cfg.eval.get('batch_size', 64), mesh), train.data_seed(cfg.seed))
   p_eval_step = train.jit_eval_step(step_cfg, mesh, state)
   scores, labels, indices = train.predict_split(p_eval_step, state, data.batches(), mesh)
   order = np.argsort(indices, kind='stable')
