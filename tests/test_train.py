@@ -324,3 +324,13 @@ def test_device_heatmap_step_matches_host_rendered_volume():
 def test_epoch_without_a_full_batch_raises():
   with pytest.raises(ValueError, match='no full batch'):
     train.epochs_to_steps(3, 1, 8)
+
+
+def test_evaluate_on_the_final_checkpoint_reproduces_the_loop_metrics(reference_run):
+  from skeljax import evaluate  # pylint: disable=g-import-not-at-top
+  cfg, workdir, result = reference_run
+  data = toy_data(cfg)
+  out = evaluate.evaluate(cfg, workdir, checkpoint=6, data=data.val)
+  assert out['checkpoint'].endswith('checkpoints/6') and out['num_samples'] == 10
+  for key in ('top1', 'top5', 'mean_class_accuracy'):
+    assert out[key] == result[key], key
