@@ -29,8 +29,16 @@ def checkpoint_dir(workdir: str | pathlib.Path) -> pathlib.Path:
   return pathlib.Path(workdir).absolute() / 'checkpoints'
 
 
+def _drop_missing_metric_warning(record: logging.LogRecord) -> bool:
+  # Periodic saves carry no metrics on purpose (they are not evaluated); orbax warns about each one.
+  return 'did not provide metrics' not in record.getMessage()
+
+
 def create_manager(workdir: str | pathlib.Path, cfg: Mapping | None = None) -> ocp.CheckpointManager:
   """A CheckpointManager keeping the latest and the best-by-top-1 checkpoints (``cfg.checkpoint`` block)."""
+  absl_logger = logging.getLogger('absl')
+  if _drop_missing_metric_warning not in absl_logger.filters:
+    absl_logger.addFilter(_drop_missing_metric_warning)
   cfg = dict(cfg or {})
   policies = [preservation_lib.LatestN(n=int(cfg.get('keep_latest', 1)))]
   if cfg.get('keep_best', 1):
