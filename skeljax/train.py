@@ -342,7 +342,7 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   mesh = sharding.make_mesh()
-  per_process_batch = sharding.per_process_batch_size(cfg.global_batch_size, mesh)
+  sharding.per_process_batch_size(cfg.global_batch_size, mesh)  # raises unless the batch divides evenly
   if data is None:
     data = create_data(cfg, mesh)
   steps_per_epoch = data.steps_per_epoch
@@ -387,14 +387,21 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
   step = start_step
   train_start = time.perf_counter()
 
+  saved_step = start_step
+
   def save(step, eval_metrics=None):
+    nonlocal saved_step
+    if step == saved_step:  # e.g. a stop request right after the end-of-epoch save
+      return
     checkpointing.save(manager, step, model=model_pure_dict(state), opt_state=state.opt_state,
                        data_iter=train_iter, meta=_meta(cfg, step, step / steps_per_epoch),
                        metrics=eval_metrics)
+    saved_step = step
 
   with _Preemption() as preemption:
     while step < total_steps:
-      batch = sharding.shard_batch(next(train_iter), mesh)  # includes 'valid' (all True), unused
+      # 'valid' is all True for training batches (the remainder is dropped), so it stays on the host.
+      batch = sharding.shard_batch({k: v for k, v in next(train_iter).items() if k != 'valid'}, mesh)
       state, step_metrics = p_train_step(state, batch)
       step += 1
       pending.append(step_metrics)
