@@ -151,7 +151,9 @@ def test_train_step_parity_mmaction_stgcn_gradients(parity_1x):
   for torch_key, torch_norm in stats['grad_norms'].items():
     path = key_map.params[torch_key][0]
     ours = float(np.linalg.norm((before[path] - after[path]).ravel()))
-    np.testing.assert_allclose(ours, torch_norm, rtol=2e-3, atol=1e-7, err_msg=torch_key)
+    # atol: a conv bias feeding a BatchNorm has a zero gradient in exact arithmetic; both sides hold only
+    # float32 rounding noise there (~1e-7 against a global norm of ~7.6).
+    np.testing.assert_allclose(ours, torch_norm, rtol=2e-3, atol=1e-6, err_msg=torch_key)
     checked += 1
   assert checked == len(before)  # every trainable parameter has a reference gradient
 
