@@ -13,7 +13,6 @@ import logging
 import pathlib
 import pickle
 import re
-from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -90,8 +89,3 @@ def evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path | None,
       path.write_text(json.dumps(results, indent=2) + '\n')
   return results
 
-
-def summarize(results: Mapping[str, Any]) -> str:
-  """One line: top-1 / top-5 / mean-class accuracy in percent."""
-  parts = [f'{k} {100 * results[k]:.2f}%' for k in ('top1', 'top5', 'mean_class_accuracy') if k in results]
-  return ', '.join(parts)
