@@ -224,3 +224,26 @@ def test_padded_persons_are_not_drawn_without_scores():
   out = generate_pose_target(padded_kp, padded_score, height=20, width=26, use_score=False, person_valid=valid)
   ref = GeneratePoseTarget(use_score=False)(dict(keypoint=kp, keypoint_score=score, img_shape=(20, 26)))['imgs']
   np.testing.assert_allclose(np.asarray(out)[0, 0], ref, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize('sigma', [0.3, 1.3])
+@pytest.mark.parametrize('mode', ['kp', 'limb'])
+def test_other_sigmas_match_oracle_numpy_and_jax(sigma, mode):
+  """The Gaussian width and the 3-sigma window follow ``sigma``, in all three implementations."""
+  height, width = 19, 23
+  kp, score = _edge_clip(8, height=height, width=width)
+  # Centres whose window edge mu -+ 3 sigma falls on an integer for this sigma: the truncation boundary.
+  reach = 3 * sigma
+  for j, base in enumerate([4 + reach, 7 - reach, reach, -reach, width - 1 + reach]):
+    kp[0, 3, j] = np.float32([base, height - 1 - base])
+  kwargs = dict(with_kp=mode == 'kp', with_limb=mode == 'limb')
+  out = GeneratePoseTarget(sigma=sigma, **kwargs)(
+      dict(keypoint=kp, keypoint_score=score, img_shape=(height, width)))['imgs']
+  expected = _oracle(kp, score, height, width, sigma=sigma, **kwargs)
+  assert expected.any()
+  np.testing.assert_allclose(out, expected, rtol=0, atol=1e-5)
+  jax_out = generate_pose_target(kp[None, None], score[None, None], height=height, width=width, sigma=sigma,
+                                 **kwargs)
+  np.testing.assert_allclose(np.asarray(jax_out)[0, 0], expected, rtol=0, atol=1e-5)
+  default = GeneratePoseTarget(**kwargs)(dict(keypoint=kp, keypoint_score=score, img_shape=(height, width)))
+  assert np.abs(out - default['imgs']).max() > 0.1

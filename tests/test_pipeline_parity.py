@@ -33,9 +33,6 @@ class Refs:
   def __getitem__(self, key):
     return self.fixture_dir.require(self.arrays, key, self.name)
 
-  def __contains__(self, key):
-    return key in self.arrays
-
 
 @pytest.fixture(scope='module')
 def gcn(parity_1x):
@@ -129,6 +126,17 @@ def test_gcn_config_pipeline_parity(gcn, manifest_1x, name):
 # ---------------------------------------------------------------- 1.x PoseC3D (val pipeline, stage by stage)
 
 
+# The side arrays each stage's fixture records besides its keypoints (MMAction2 1.2.0 results keys); every one
+# is required, so a fixture set that dropped one fails instead of skipping the comparison.
+POSEC3D_STAGE_KEYS = (
+    ('keypoint_score', 'img_shape', 'frame_inds'),
+    ('keypoint_score', 'img_shape'),
+    ('keypoint_score', 'img_shape', 'crop_quadruple'),
+    ('keypoint_score', 'img_shape'),
+    ('keypoint_score', 'img_shape', 'crop_quadruple'),
+)
+
+
 def test_posec3d_val_stages_parity(posec3d, manifest_1x):
   cfg = manifest_1x['posec3d']['val_pipeline']
   assert [c['type'] for c in cfg[:5]] == ['UniformSampleFrames', 'PoseDecode', 'PoseCompact', 'Resize',
@@ -136,12 +144,11 @@ def test_posec3d_val_stages_parity(posec3d, manifest_1x):
   raw = posec3d['raw_keypoint']
   results = {'keypoint': raw, 'keypoint_score': posec3d['raw_keypoint_score'],
              'total_frames': raw.shape[1], 'img_shape': (1080, 1920), 'label': 3}
-  for stage, op_cfg in enumerate(cfg[:5]):
+  for stage, (op_cfg, keys) in enumerate(zip(cfg[:5], POSEC3D_STAGE_KEYS)):
     results = build_pipeline([op_cfg])(results)
     prefix = f'val_stage{stage}_{op_cfg["type"]}'
-    for key in ('keypoint_score', 'img_shape', 'frame_inds', 'crop_quadruple'):
-      if f'{prefix}_{key}' in posec3d:
-        close(results[key], posec3d[f'{prefix}_{key}'], atol=0)
+    for key in keys:
+      close(results[key], posec3d[f'{prefix}_{key}'], atol=0)
     if stage == 1:
       # MMAction2's PoseCompact edits the keypoint array in place, so the recorded PoseDecode state
       # already holds stage 2's values; PoseDecode is checked against the raw clip gathered instead.

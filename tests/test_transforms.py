@@ -3,6 +3,7 @@ per-element rng), option branches, errors, and the pipeline registry."""
 
 import pickle
 
+import grain
 import numpy as np
 import pytest
 
@@ -124,6 +125,16 @@ def test_prenormalize2d_and_tomotion_scores():
   assert not motion[:, -1].any()
 
 
+def test_prenormalize2d_uses_the_samples_img_shape_over_the_default():
+  kp = np.array([[[[0, 480, 0.5], [320, 240, 0.25], [640, 0, 1.0]]]], np.float32)  # [1, 1, 3, 3]
+  transform = T.PreNormalize2D()
+  out = transform({'keypoint': kp, 'img_shape': (480, 640)})['keypoint']
+  np.testing.assert_allclose(out, [[[[-1, 1, 0.5], [0, 0, 0.25], [1, -1, 1.0]]]])
+  # The constructor's img_shape is only the fallback for samples without one.
+  out = T.PreNormalize2D(img_shape=(480, 640))({'keypoint': kp * 2, 'img_shape': (960, 1280)})['keypoint']
+  np.testing.assert_allclose(out[..., :2], [[[[-1, 1], [0, 0], [1, -1]]]])
+
+
 def test_genskefeat_2d_appends_score_and_rejects_3d_with_score():
   kp, score = random_clip(), np.ones((2, 20, 17), np.float32)
   out = T.GenSkeFeat(dataset='coco', feats=['j', 'b'])({'keypoint': kp, 'keypoint_score': score})
@@ -205,7 +216,6 @@ def test_compose_is_picklable_deterministic_and_leaves_input_alone():
 
 
 def test_grain_random_map_runs_the_pipeline_per_element():
-  grain = pytest.importorskip('grain')
   pipeline = build_pipeline([{'type': 'UniformSampleFrames', 'clip_len': 4}, {'type': 'PoseDecode'},
                              {'type': 'FormatGCNInput', 'num_person': 2}, {'type': 'PackActionInputs'}])
   records = [{'keypoint': random_clip(frames=10 + i, seed=i), 'total_frames': 10 + i, 'label': i}
