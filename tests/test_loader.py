@@ -135,6 +135,22 @@ def test_iterator_state_roundtrips_through_orbax_with_worker_processes(tmp_path)
   _checkpoint_roundtrip(tmp_path, worker_count=2)
 
 
+def test_worker_processes_give_the_in_process_batches():
+  """mp_prefetch must not change the shuffled order, the per-sample randomness or the padded last batch."""
+  # One configuration covering all three, so the test starts worker processes only once.
+  batches = {workers: _batches(loader.make_dataset(ToySource(10), toy_pipeline, global_batch_size=4, seed=4,
+                                                   num_epochs=1, drop_remainder=False, worker_count=workers,
+                                                   process_index=0, process_count=1))
+             for workers in (0, 1)}
+  assert len(batches[0]) == len(batches[1]) == 3
+  assert sorted(_labels(batches[0])) == list(range(10)) and _labels(batches[0]) != list(range(10))
+  assert batches[0][-1]['valid'].tolist() == [True, True, False, False]
+  for want, got in zip(batches[0], batches[1]):
+    assert set(got) == set(want)
+    for key in want:
+      np.testing.assert_array_equal(got[key], want[key])
+
+
 def test_loads_a_built_tfds_dataset(tmp_path):
   """End to end: build a small synthetic dataset, open it by name, batch it through the loader."""
   overrides = {'num_train': 13, 'num_val': 5, 'num_test': 0, 'max_frames': 55}

@@ -90,3 +90,70 @@ def test_cli_aggregorio_group(sample_data, tmp_path):
   assert f'{num_train + num_test} records (train {num_train}, test {num_test})' in result.stdout
   test = annotations.load_annotations(out, 'test', num_joints='openpose', num_classes=4)
   assert len(test) == num_test and {r['label'] for r in test} == {0, 1, 2, 3}
+
+
+def _run_cli(*args):
+  return subprocess.run([sys.executable, '-m', 'skeljax.tools.openpose_json_to_pickle', *map(str, args)],
+                        capture_output=True, text=True)
+
+
+def _best_person_per_frame(paths):
+  """Highest-confidence person of each frame straight from the JSON: `[T, 18, 3]`."""
+  best = []
+  for path in paths:
+    people = [np.float32(p['pose_keypoints']).reshape(18, 3) for p in json.loads(path.read_text())['people']]
+    best.append(people[max(range(len(people)), key=lambda m: (people[m][:, 2].sum(), -m))])
+  return np.stack(best)
+
+
+def test_cli_per_frame_json_with_one_label(sample_data, tmp_path):
+  folder = sample_data.path(POSES + '/video2_000000000000_keypoints.json').parent
+  out = tmp_path / 'clips.pkl'
+  result = _run_cli(f'--json_dir={folder}', f'--out={out}', '--label=3', '--img_shape=1080,1920')
+  assert result.returncode == 0, result.stderr
+  assert '1 records (test 1)' in result.stdout
+  data = annotations.safe_load_pickle(out)
+  assert data['split'] == {'test': ['video2']} and len(data['annotations']) == 1
+  record = data['annotations'][0]
+  assert record['frame_dir'] == 'video2' and record['label'] == 3 and record['total_frames'] == 55
+  assert record['img_shape'] == (1080, 1920)
+  assert record['keypoint'].shape == (2, 55, 18, 2) and record['keypoint'].dtype == np.float32
+  assert record['keypoint_score'].shape == (2, 55, 18) and record['keypoint_score'].dtype == np.float32
+  best = _best_person_per_frame(openpose_json.frame_files(folder, 'video2'))
+  np.testing.assert_array_equal(record['keypoint'][0], best[..., :2])   # [M, T, V, C]: person first
+  np.testing.assert_array_equal(record['keypoint_score'][0], best[..., 2])
+  (test,) = annotations.load_annotations(out, 'test', num_joints='openpose', num_classes=4)
+  assert test['label'] == 3
+
+
+def test_cli_per_frame_json_with_a_label_file(sample_data, tmp_path):
+  folder = sample_data.path(POSES + '/video2_000000000000_keypoints.json').parent
+  paths = openpose_json.frame_files(folder, 'video2')
+  poses = tmp_path / 'poses'
+  poses.mkdir()
+  # Two clips from the real frames: all of video2 as 'long', its frames 10..19 renumbered as 'short'.
+  for t, path in enumerate(paths):
+    (poses / f'long_{t:012d}_keypoints.json').write_bytes(path.read_bytes())
+  for t, path in enumerate(paths[10:20]):
+    (poses / f'short_{t:012d}_keypoints.json').write_bytes(path.read_bytes())
+  labels = tmp_path / 'labels.json'
+  labels.write_text(json.dumps({'long': 5, 'short': 1}))
+  out = tmp_path / 'clips.pkl'
+  result = _run_cli(f'--json_dir={poses}', f'--out={out}', f'--labels={labels}', '--split=train',
+                    '--max_person=1')
+  assert result.returncode == 0, result.stderr
+  data = annotations.safe_load_pickle(out)
+  assert data['split'] == {'train': ['long', 'short']}
+  records = {r['frame_dir']: r for r in data['annotations']}
+  assert records['long']['label'] == 5 and records['short']['label'] == 1
+  assert records['long']['keypoint'].shape == (1, 55, 18, 2) and records['short']['total_frames'] == 10
+  assert 'img_shape' not in records['short']
+  best = _best_person_per_frame(paths[10:20])
+  np.testing.assert_array_equal(records['short']['keypoint'][0], best[..., :2])
+  np.testing.assert_array_equal(records['short']['keypoint_score'][0], best[..., 2])
+
+  labels.write_text(json.dumps({'long': 5}))
+  result = _run_cli(f'--json_dir={poses}', f'--out={tmp_path / "bad.pkl"}', f'--labels={labels}')
+  assert result.returncode != 0 and "clip 'short' has no label" in result.stderr
+  result = _run_cli(f'--json_dir={poses}', f'--out={tmp_path / "bad.pkl"}', f'--labels={labels}', '--label=1')
+  assert result.returncode != 0 and 'exactly one of --label and --labels' in result.stderr
