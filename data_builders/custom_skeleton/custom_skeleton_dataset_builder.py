@@ -27,6 +27,16 @@ from data_builders import common
 
 _LAYOUT_BY_JOINTS = {25: 'nturgb+d', 17: 'coco', 18: 'openpose', 20: 'nw-ucla'}
 
+_INSTRUCTIONS = """
+Nothing is downloaded: custom_skeleton reads your own MMAction2/PySKL-format annotation pickle. Either pass it
+with `--pickle=my.pkl` (or `--pickle=train=a.pkl,val=b.pkl`), or put exactly one `.pkl` in the manual
+directory (`--manual_dir`). A dict-style pickle {'split': {name: [frame_dir, ...]}, 'annotations': [...]}
+gives one split per entry of 'split' (`--splits=train=xsub_train,val=xsub_val` picks and renames them); a
+list of records is one split, `train`. Records hold MMAction2's keys: frame_dir, label, total_frames,
+keypoint [M, T, V, C] and, for 2D poses, keypoint_score [M, T, V] (img_shape (h, w) optional).
+The skeljax.tools *_to_pickle converters write this format from raw NTU, Kinetics, OpenPose and NW-UCLA files.
+"""
+
 
 @dataclasses.dataclass
 class CustomConfig(common.SkeletonConfig):
@@ -36,11 +46,12 @@ class CustomConfig(common.SkeletonConfig):
 def find_manual_pickle(manual_dir: str | os.PathLike | None) -> str:
   """The single ``.pkl`` in ``manual_dir`` (error if there are none or several)."""
   if manual_dir is None:
-    raise ValueError('custom_skeleton needs --pickle=<file.pkl> or --manual_dir=<folder with one .pkl>')
+    raise ValueError('custom_skeleton needs --pickle=<file.pkl> or --manual_dir=<folder with one .pkl>\n'
+                     + _INSTRUCTIONS)
   found = sorted(pathlib.Path(manual_dir).expanduser().glob('*.pkl'))
   if len(found) != 1:
     raise ValueError(f'custom_skeleton: expected exactly one .pkl in {manual_dir}, found '
-                     f'{[p.name for p in found]}; pass --pickle=<file> instead')
+                     f'{[p.name for p in found]}; pass --pickle=<file> instead\n{_INSTRUCTIONS}')
   return str(found[0])
 
 
@@ -116,6 +127,7 @@ class Builder(common.SkeletonBuilder):
   """A user's own skeleton annotations; build with ``custom_config(...)`` (or ``data_builders.build``)."""
   VERSION = tfds.core.Version('1.0.0')
   RELEASE_NOTES = {'1.0.0': 'First release.'}
+  MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
   BUILDER_CONFIGS = []
 
   def _records(self, dl_manager, split):
