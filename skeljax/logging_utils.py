@@ -20,12 +20,16 @@ CURVES_FILE = 'curves.png'
 class MetricWriter:
   """Appends ``{'step', 'split', **metrics}`` records to ``<workdir>/metrics.jsonl`` and TensorBoard."""
 
-  def __init__(self, workdir: str | pathlib.Path, enabled: bool | None = None):
+  def __init__(self, workdir: str | pathlib.Path, enabled: bool | None = None, resume_step: int | None = None):
+    """``resume_step``: the checkpoint step a resumed run starts from; records logged after it (by a run
+    killed before its next checkpoint) are dropped, since the resumed run logs those steps again."""
     self.workdir = pathlib.Path(workdir)
     self.enabled = jax.process_index() == 0 if enabled is None else enabled
     self._tb = None
     if self.enabled:
       self.workdir.mkdir(parents=True, exist_ok=True)
+      if resume_step is not None:
+        _truncate_metrics(self.workdir / METRICS_FILE, resume_step)
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
       self._tb = SummaryWriter(str(self.workdir / 'tensorboard'))
 
@@ -45,6 +49,23 @@ class MetricWriter:
       self._tb.flush()
       self._tb.close()
       self._tb = None
+
+
+def _truncate_metrics(path: pathlib.Path, last_step: int) -> None:
+  """Keeps the records of steps <= ``last_step``; a line cut short by a kill mid-write goes too."""
+  if not path.is_file():
+    return
+  kept = []
+  for line in path.read_text().splitlines():
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError:
+      continue
+    if record.get('step', 0) <= last_step:
+      kept.append(line)
+  tmp = path.with_suffix('.tmp')
+  tmp.write_text(''.join(f'{line}\n' for line in kept))
+  tmp.replace(path)
 
 
 def read_metrics(workdir: str | pathlib.Path) -> list[dict]:

@@ -375,7 +375,7 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
 
   p_train_step = jit_train_step(step_cfg, mesh, state)
   p_eval_step = jit_eval_step(eval_cfg, mesh, state)
-  writer = logging_utils.MetricWriter(workdir)
+  writer = logging_utils.MetricWriter(workdir, resume_step=start_step)
   progress = logging_utils.Progress(total_steps, start_step, cfg.global_batch_size)
   topk = tuple(cfg.eval.get('topk', (1, 5)))
   every_epochs = max(int(cfg.eval.get('every_epochs', 1)), 1)
