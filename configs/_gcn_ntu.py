@@ -4,7 +4,8 @@
 16 x 8 = 128, SGD 0.1 nesterov wd 5e-4, cosine per iteration, 16 epochs x RepeatDataset(5), val 1 clip,
 test 10 clips averaged by softmax. 0.x seed recipe (spec §4.4, §6.3, §6.4): PaddingWithLoop(300), no
 augmentation, step LR, 80 epochs, 0.x graphs (``ntu-rgb+d`` / ``coco-0x``) and the 0.x head, so the 0.x
-MMAction2 checkpoints load and evaluate.
+MMAction2 checkpoints load and evaluate. Its 3D variants read ``ntu60/xsub_3d_0x``: the data 0.x
+``gen_ntu_rgbd_raw.py`` made (top-2 energy bodies, 2s-AGCN pre_normalization; ``skeljax.data.ntu_raw_0x``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def _seed_recipe(c, v, *, model: str, feat: str, is_3d: bool, num_classes: int) 
     raise ValueError('the 0.x 2s-AGCN configs are 3D joint and 3D bone')
   layout = 'ntu-rgb+d' if is_3d else 'coco-0x'
   c.dataset.layout = layout
+  if is_3d:
+    # The 0.x 3D checkpoints were trained on offline pre-normalised data, not on the PySKL-denoised xsub_3d.
+    c.dataset.name = 'ntu60/xsub_3d_0x'
   if model == 'stgcn':
     c.model = _zoo.gcn_model('stgcn', num_classes=60, layout=layout, strategy='stgcn_spatial', edition='0.x',
                              head='stgcn0x')

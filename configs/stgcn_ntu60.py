@@ -11,8 +11,9 @@ Expected top-1 (10-clip test, MMAction2 1.x model zoo), xsub, joint / bone / joi
 (2-stream 90.14, 4-stream 90.39). Fuse streams with ``python -m skeljax.tools.fuse --results j.pkl b.pkl
 --coefficients 1 1`` (4 streams: 2 2 1 1). xview (PySKL README, same recipe): 3D 95.5 / 95.0 / 93.7 / 92.8
 (4-stream 96.5); 2D 98.0 / 96.5 / 95.6 / 95.4 (4-stream 98.3).
-0.x seed recipe: 2D (HRNet, ``coco-0x`` graph) 86.91, 3D (``ntu-rgb+d`` graph) 84.61; the 3D number needs
-0.x's offline-normalised NTU data (``tools/data/skeleton/gen_ntu_rgbd_raw.py`` in 0.x), not ntu60/xsub_3d.
+0.x seed recipe: 2D (HRNet, ``coco-0x`` graph, ntu60/xsub_2d) 86.91, 3D (``ntu-rgb+d`` graph) 84.61 on
+ntu60/xsub_3d_0x, the data MMAction2 0.x's ``gen_ntu_rgbd_raw.py`` made (top-2 energy bodies, pre-normalised):
+  python -m data_builders.build ntu60/xsub_3d_0x --manual_dir=<dir with nturgb+d_skeletons/> --data_dir=$DATA
 Synthetic: a few steps on synthetic_skeleton, no accuracy target.
 """
 

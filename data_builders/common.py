@@ -230,10 +230,45 @@ def coco_2d_config(name: str, *, num_classes: int, splits: Mapping[str, Sequence
       splits=tuple(SplitSource(split, tuple(candidates)) for split, candidates in splits.items()))
 
 
-def raw_ntu_example(path: str, **kwargs) -> tuple[str, dict[str, Any]]:
-  """One raw ``.skeleton`` file → keyed example (PySKL denoising, float16-rounded like its pickles)."""
-  from skeljax.data import ntu_raw  # pylint: disable=g-import-not-at-top
-  record = ntu_raw.to_record(ntu_raw.parse_skeleton_file(path), '3d')
+@dataclasses.dataclass
+class NtuConfig(SkeletonConfig):
+  """An NTU config whose raw ``.skeleton`` files are converted in ``raw_style`` ('pyskl' or 'mmaction0x')."""
+  raw_style: str = 'pyskl'
+
+
+def ntu_0x_configs(*, dataset: str, prefix: str, benchmarks: Mapping[str, str], num_classes: int,
+                   version: str = '1.0.0') -> list[NtuConfig]:
+  """``<benchmark>_3d_0x`` configs: MMAction2 0.x ``gen_ntu_rgbd_raw.py`` data (pre-normalised, M = 2).
+
+  ``benchmarks`` maps our benchmark names to the 0.x script's folder names (``xset`` -> ``xsetup``). A split
+  reads ``<prefix>_3d_0x.pkl`` (``ntu_to_pickle --style=mmaction0x``), else the 0.x script's own
+  ``<folder>/<split>.pkl``, else the raw files.
+  """
+  configs = []
+  for bench, folder in benchmarks.items():
+    splits = tuple(SplitSource(split, ((f'{prefix}_3d_0x.pkl', f'{bench}_{split}'),
+                                       (f'{folder}/{split}.pkl', None)))
+                   for split in ('train', 'val'))
+    configs.append(NtuConfig(
+        name=f'{bench}_3d_0x', version=version,
+        description=(f'{dataset} {bench} benchmark, Kinect 3D skeletons as MMAction2 0.x made them: top-2 '
+                     'energy bodies, 2s-AGCN pre_normalization (spine-centred, rotated), always 2 persons'),
+        num_joints=25, num_channels=3, num_classes=num_classes, with_score=False, layout='nturgb+d',
+        splits=splits, raw_style='mmaction0x'))
+  return configs
+
+
+def raw_ntu_example(path: str, style: str = 'pyskl', **kwargs) -> tuple[str, dict[str, Any]]:
+  """One raw ``.skeleton`` file → keyed example: PySKL denoising (float16-rounded like its pickles), or
+  MMAction2 0.x selection + pre_normalization with ``style='mmaction0x'``."""
+  from skeljax.data import ntu_raw, ntu_raw_0x  # pylint: disable=g-import-not-at-top
+  seq = ntu_raw.parse_skeleton_file(path)
+  if style == 'mmaction0x':
+    record = ntu_raw_0x.to_record(seq)
+  elif style == 'pyskl':
+    record = ntu_raw.to_record(seq, '3d')
+  else:
+    raise ValueError(f"raw NTU style must be 'pyskl' or 'mmaction0x', got {style!r}")
   return keyed_example(record, **kwargs)
 
 
@@ -242,8 +277,9 @@ class NtuBuilder(SkeletonBuilder, skip_registration=True):
 
   Raw files are read when no pickle is in the manual directory but ``nturgb+d_skeletons/`` (the folder the
   official zips extract to) or the manual directory itself holds ``*.skeleton`` files; they go through
-  ``skeljax.data.ntu_raw`` (PySKL's denoising, which its ``*_3danno.pkl`` files were made with), minus the
-  samples the dataset lists as missing, split by ``skeljax.data.ntu_splits``.
+  ``skeljax.data.ntu_raw`` (PySKL's denoising, which its ``*_3danno.pkl`` files were made with) or, for an
+  ``NtuConfig`` with ``raw_style='mmaction0x'``, ``skeljax.data.ntu_raw_0x``, minus the samples the dataset
+  lists as missing, split by ``skeljax.data.ntu_splits``.
   """
   NTU_DATASET = ''
 
@@ -262,11 +298,13 @@ class NtuBuilder(SkeletonBuilder, skip_registration=True):
       return super()._generate_examples(dl_manager, split)
     from skeljax.data import ntu_raw, ntu_splits  # pylint: disable=g-import-not-at-top
     samples = ntu_raw.list_samples(raw_dir, self.NTU_DATASET)
-    ann_split, = {a for _, a in split.candidates}  # e.g. 'xsub_train', the same for every candidate file
+    # e.g. 'xsub_train', the same for every dict-style candidate (list-style 0.x files have None).
+    ann_split, = {a for _, a in split.candidates if a is not None}
     paths = [str(samples[name]) for name in ntu_splits.make_splits(samples, self.NTU_DATASET)[ann_split]]
-    source = f'{raw_dir} ({self.NTU_DATASET} {ann_split})'
-    convert = functools.partial(raw_ntu_example, num_joints=cfg.num_joints, num_channels=cfg.num_channels,
-                                with_score=cfg.with_score, source=source)
+    style = getattr(cfg, 'raw_style', 'pyskl')
+    source = f'{raw_dir} ({self.NTU_DATASET} {ann_split}, {style})'
+    convert = functools.partial(raw_ntu_example, style=style, num_joints=cfg.num_joints,
+                                num_channels=cfg.num_channels, with_score=cfg.with_score, source=source)
     if self._use_beam:
       beam = beam_module()
       # Parsing ~114k text files is the slow part, so that is what Beam spreads over workers.

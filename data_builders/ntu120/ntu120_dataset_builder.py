@@ -1,4 +1,4 @@
-"""NTU RGB+D 120 skeletons from MMAction2 / PySKL annotation pickles (configs: xsub/xset × 3d/2d)."""
+"""NTU RGB+D 120 skeletons from MMAction2 / PySKL pickles or raw files (xsub/xset × 3d/2d/3d_0x)."""
 
 from __future__ import annotations
 
@@ -18,15 +18,25 @@ Or, for the 3D configs, the raw Kinect files: extract the official skeleton zip(
 plus nturgbd_skeletons_s018_to_s032.zip for NTU120; https://rose1.ntu.edu.sg/dataset/actionRecognition/,
 registration required) so that the manual directory holds nturgb+d_skeletons/*.skeleton. They are denoised
 as PySKL's ntu_preproc.py does (`--beam` parses them in parallel).
+MMAction2 0.x seed data (configs xsub_3d_0x, xset_3d_0x: top-2 energy bodies, 2s-AGCN pre_normalization)
+comes from the same raw files, or from ntu120_3d_0x.pkl (written by `python -m skeljax.tools.ntu_to_pickle
+--style=mmaction0x --dataset=ntu120 --out=ntu120_3d_0x.pkl`), or from the folders MMAction2 0.x
+gen_ntu_rgbd_raw.py writes (xsub/train.pkl, xsub/val.pkl, xsetup/train.pkl, xsetup/val.pkl).
 """
 
 
 class Builder(common.NtuBuilder):
   """NTU RGB+D 120 (113,945 clips, 120 classes)."""
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'First release: xsub/xset, 3D (Kinect) and 2D (HRNet) editions.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES = {
+      '1.0.0': 'First release: xsub/xset, 3D (Kinect) and 2D (HRNet) editions.',
+      '1.1.0': 'Configs xsub_3d_0x, xset_3d_0x: MMAction2 0.x gen_ntu_rgbd_raw.py data (2 persons).',
+  }
   MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
   NTU_DATASET = 'ntu120'
   BUILDER_CONFIGS = common.benchmark_configs(
       dataset='NTU RGB+D 120', benchmarks=('xsub', 'xset'), num_classes=120,
       files_3d=('ntu120_3danno.pkl', 'ntu120_3d.pkl'), files_2d=('ntu120_hrnet.pkl', 'ntu120_2d.pkl'))
+  BUILDER_CONFIGS += common.ntu_0x_configs(
+      dataset='NTU RGB+D 120', prefix='ntu120', benchmarks={'xsub': 'xsub', 'xset': 'xsetup'},
+      num_classes=120, version='1.1.0')
