@@ -82,5 +82,4 @@ def _seed_recipe(c, v, *, model: str, feat: str, is_3d: bool, num_classes: int) 
   c.optimizer.weight_decay = 1e-4
   _zoo.step_schedule(c, milestones)
   # 0.x tests one 300-frame clip and reports raw logits (fusion then sums logits).
-  c.eval.test_num_clips = 1
   c.eval.average_clips = 'score'

@@ -43,7 +43,6 @@ def nwucla_config(arg: str | None, *, model: str) -> ml_collections.ConfigDict:
   _zoo.step_schedule(c, [50])
   c.schedule.warmup_epochs = 5
   c.schedule.warmup_start_factor = 0.2  # CTR-GCN: lr * (epoch + 1) / 5 during warm-up
-  c.eval.test_num_clips = 1
   if 'synthetic' in v:
     _zoo.make_synthetic(c, layout='nturgb+d')
     c.dataset.layout = 'nturgb+d'

@@ -82,8 +82,9 @@ def base_config() -> ml_collections.ConfigDict:
                                               eta_min=0.0, warmup_epochs=0, warmup_start_factor=0.1))
   c.grad_clip_norm = None
   c.loss = ml_collections.ConfigDict(dict(name='cross_entropy', samples_per_cls=[], beta=0.9999, gamma=2.0))
-  c.eval = ml_collections.ConfigDict(dict(every_epochs=1, num_clips=1, test_num_clips=10, average_clips='prob',
-                                          topk=(1, 5), batch_size=64))
+  c.eval = ml_collections.ConfigDict(dict(every_epochs=1, average_clips='prob', topk=(1, 5), batch_size=64))
+  # Test clips are the test pipeline's (the recipe's); set this to override them, e.g. 1 for a quick test.
+  c.eval.test_num_clips = config_dict.placeholder(int)
   c.compute_dtype = 'float32'
   c.checkpoint = ml_collections.ConfigDict(dict(every_steps=500, keep_latest=1, keep_best=1))
   c.checkpoint['async'] = True  # 'async' is a keyword, so it cannot be a dict(...) argument
@@ -248,7 +249,6 @@ def make_synthetic(c: ml_collections.ConfigDict, *, layout: str) -> None:
   c.num_epochs = 1
   c.dataset_repeat = 1
   c.eval.batch_size = 8
-  c.eval.test_num_clips = min(c.eval.test_num_clips, 2)
   c.checkpoint.every_steps = 50
   c.log_every_steps = 5
   c.label_names = 'synthetic'

@@ -47,7 +47,6 @@ def get_config(arg=None):
   c.dataset_repeat = 5
   c.optimizer.weight_decay = 1e-4
   _zoo.step_schedule(c, [10, 14])
-  c.eval.test_num_clips = 1
   c.eval.average_clips = 'score'
   c.eval.batch_size = 16
   if 'wfl' in v:

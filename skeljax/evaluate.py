@@ -60,6 +60,8 @@ def evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path | None,
              data: train.EvalData | None = None) -> dict[str, Any]:
   """Evaluates a checkpoint on ``cfg.dataset.test_split`` with ``cfg.test_pipeline``; returns the metrics.
 
+  ``cfg.eval.test_num_clips``, when set, overrides the number of clips the test pipeline samples.
+
   ``checkpoint``: None (best, else latest, in ``workdir``), a step number in ``workdir``, or a folder
   (a workdir, its ``checkpoints`` folder, or one step folder). ``out``: write the result pickle there.
   ``data`` overrides the configured split (tests).
@@ -68,9 +70,10 @@ def evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path | None,
   state, step_dir = load_state_for_eval(cfg, checkpoint, workdir, mesh)
   step_cfg = train.make_step_config(cfg, steps_per_epoch=1, eval_mode=True)
   if data is None:
-    from skeljax.data.pipeline import build_pipeline  # pylint: disable=g-import-not-at-top
+    from skeljax.data.pipeline import build_pipeline, with_num_clips  # pylint: disable=g-import-not-at-top
     split = split or cfg.dataset.test_split
-    data = train.EvalData(train.open_split(cfg, split), build_pipeline(cfg.test_pipeline),
+    test_pipeline = with_num_clips(cfg.test_pipeline, cfg.eval.get('test_num_clips'))
+    data = train.EvalData(train.open_split(cfg, split), build_pipeline(test_pipeline),
                           train.eval_batch_size(cfg.eval.get('batch_size', 64), mesh), train.data_seed(cfg.seed))
   p_eval_step = train.jit_eval_step(step_cfg, mesh, state)
   scores, labels, indices = train.predict_split(p_eval_step, state, data.batches(), mesh)

@@ -80,10 +80,10 @@ class Predictor:
       self.source = str(step_dir)
     if label_names:
       self.labels = label_maps.get_label_names(label_names, self.cfg.model.num_classes)
-    from skeljax.data.pipeline import build_pipeline  # pylint: disable=g-import-not-at-top
+    from skeljax.data.pipeline import build_pipeline, with_num_clips  # pylint: disable=g-import-not-at-top
     # Inference inputs need not carry a label.
-    ops = [dict(op, require_label=False) if op['type'] in _LAST_OPS else dict(op)
-           for op in self.cfg.test_pipeline]
+    ops = [dict(op, require_label=False) if op['type'] in _LAST_OPS else op
+           for op in with_num_clips(self.cfg.test_pipeline, self.cfg.eval.get('test_num_clips'))]
     self.pipeline = build_pipeline(ops)
 
   def model_input(self, record: Mapping) -> np.ndarray:

@@ -116,7 +116,8 @@ def test_reference_recipes():
   c = load('stgcn_ntu60', 'xsub,joint,3d')
   assert (c.global_batch_size, c.num_epochs, c.dataset_repeat) == (128, 16, 5)
   assert (c.optimizer.lr, c.optimizer.weight_decay, c.optimizer.nesterov) == (0.1, 5e-4, True)
-  assert (c.schedule.name, c.schedule.by_iteration, c.eval.test_num_clips) == ('cosine', True, 10)
+  assert (c.schedule.name, c.schedule.by_iteration) == ('cosine', True)
+  assert [op['num_clips'] for op in c.test_pipeline if op['type'] == 'UniformSampleFrames'] == [10]
   c = load('stgcn_ntu60', '0x,2d')
   assert (c.num_epochs, c.dataset_repeat, c.schedule.milestones, c.optimizer.weight_decay) == (80, 1, [10, 50], 1e-4)
   assert [op['type'] for op in c.train_pipeline] == [
@@ -167,7 +168,10 @@ def test_pipelines_feed_the_model(name, arg, edition):
   x_shape, scores_shape = _run_and_trace(cfg, cfg.train_pipeline, record)
   assert scores_shape == (1, x_shape[1], cfg.model.num_classes)
   x_shape, scores_shape = _run_and_trace(cfg, cfg.test_pipeline, record)
-  views = cfg.eval.test_num_clips * (2 if name.startswith('posec3d') else 1)
+  num_clips = [op.get('num_clips', 1) for op in cfg.test_pipeline if op['type'] in ('UniformSampleFrames',
+                                                                                   'PaddingWithLoop')]
+  assert len(num_clips) == 1
+  views = num_clips[0] * (2 if name.startswith('posec3d') else 1)
   assert x_shape[1] == views and scores_shape == (1, views, cfg.model.num_classes)
 
 

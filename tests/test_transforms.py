@@ -247,3 +247,17 @@ def test_posec3d_train_pipeline_on_real_ucf101_pose(sample_data):
   # Confident joints of the main person land in (or within a crop margin of) the 56 x 56 frame.
   confident = packed['keypoint'][0, 0][packed['keypoint_score'][0, 0] > 0.5]
   assert len(confident) > 100 and np.median(confident) > 0 and np.median(confident) < 56
+
+
+def test_with_num_clips_overrides_the_test_sampler_only():
+  from skeljax.data.pipeline import with_num_clips  # pylint: disable=g-import-not-at-top
+  test = [{'type': 'UniformSampleFrames', 'clip_len': 8, 'num_clips': 10, 'test_mode': True},
+          {'type': 'PoseDecode'}, {'type': 'FormatGCNInput', 'num_person': 2}, {'type': 'PackActionInputs'}]
+  assert with_num_clips(test, None) == test
+  one = with_num_clips(test, 1)
+  assert one[0]['num_clips'] == 1 and test[0]['num_clips'] == 10  # a copy: the config is left alone
+  record = {'keypoint': np.zeros((2, 40, 25, 3), np.float32), 'total_frames': 40, 'label': 3}
+  assert build_pipeline(one)(dict(record))['inputs'].shape[0] == 1
+  assert build_pipeline(with_num_clips(test, 3))(dict(record))['inputs'].shape[0] == 3
+  with pytest.raises(ValueError, match='no UniformSampleFrames'):
+    with_num_clips([{'type': 'PaddingWithLoop', 'clip_len': 300}, {'type': 'PoseDecode'}], 1)

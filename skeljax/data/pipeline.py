@@ -100,3 +100,20 @@ def build_pipeline(cfgs: Sequence[Mapping | Callable]) -> Compose:
     raise TypeError('build_pipeline takes a list of transform dicts, got a single dict')
   return Compose([cfg if callable(cfg) and not isinstance(cfg, Mapping) else build_transform(cfg)
                   for cfg in cfgs])
+
+
+def with_num_clips(cfgs: Sequence[Mapping], num_clips: int | None) -> list[dict]:
+  """A copy of a test pipeline whose frame sampler draws ``num_clips`` clips (``None``: unchanged).
+
+  What ``cfg.eval.test_num_clips`` does: e.g. 1 clip instead of the recipe's 10 for a quick test.
+  """
+  cfgs = [dict(cfg) for cfg in cfgs]
+  if num_clips is None:
+    return cfgs
+  samplers = [cfg for cfg in cfgs if cfg.get('type') in ('UniformSampleFrames', 'SampleFrames')]
+  if not samplers:
+    raise ValueError(f'test_num_clips={num_clips}: the test pipeline has no UniformSampleFrames / SampleFrames '
+                     f'op to draw clips (its ops: {[cfg.get("type") for cfg in cfgs]})')
+  for cfg in samplers:
+    cfg['num_clips'] = int(num_clips)
+  return cfgs
