@@ -3,7 +3,7 @@
 MMAction2 has no NW-UCLA config; this follows CTR-GCN's (Chen et al., ICCV 2021) ``config/ucla/default.yaml``
 and ``feeders/feeder_ucla.py``, the setup later GCN papers report on: views 1 + 2 train (1,020 clips), view 3
 test (464), 10 classes, one person, 20 Kinect v1 joints, 52-frame clips, RepeatDataset(5), batch 16,
-SGD 0.1 nesterov wd 1e-4, 65 epochs, x0.1 at epoch 50, 5 linear warm-up epochs.
+SGD 0.1 nesterov wd 1e-4, 65 epochs, x0.1 at epoch 50, 5 warm-up epochs (lr x (epoch + 1) / 5).
 
 Differences from CTR-GCN's feeder, on purpose: frames are chosen by MMAction2's ``UniformSampleFrames`` (one
 random frame per segment when training, deterministic when testing) instead of CTR-GCN's sorted random
@@ -42,7 +42,7 @@ def nwucla_config(arg: str | None, *, model: str) -> ml_collections.ConfigDict:
   c.optimizer.weight_decay = 1e-4
   _zoo.step_schedule(c, [50])
   c.schedule.warmup_epochs = 5
-  c.schedule.warmup_start_factor = 0.2  # CTR-GCN: lr * (epoch + 1) / 5 during warm-up
+  c.schedule.warmup_style = 'epoch'  # CTR-GCN: lr * (epoch + 1) / 5 during warm-up, a step per epoch
   if 'synthetic' in v:
     _zoo.make_synthetic(c, layout='nturgb+d')
     c.dataset.layout = 'nturgb+d'

@@ -79,7 +79,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.optimizer = ml_collections.ConfigDict(dict(name='sgd', lr=0.1, momentum=0.9, nesterov=True,
                                                weight_decay=5e-4))
   c.schedule = ml_collections.ConfigDict(dict(name='cosine', by_iteration=True, milestones=[], gamma=0.1,
-                                              eta_min=0.0, warmup_epochs=0, warmup_start_factor=0.1))
+                                              eta_min=0.0, warmup_epochs=0, warmup_start_factor=0.1,
+                                              warmup_style='linear'))
   c.grad_clip_norm = None
   c.loss = ml_collections.ConfigDict(dict(name='cross_entropy', samples_per_cls=[], beta=0.9999, gamma=2.0))
   c.eval = ml_collections.ConfigDict(dict(every_epochs=1, average_clips='prob', topk=(1, 5), batch_size=64))

@@ -47,8 +47,16 @@ def create_learning_rate_fn(cfg: Mapping, base_lr: float, steps_per_epoch: int,
     raise ValueError(f"unknown schedule {name!r}; known: 'constant', 'step', 'cosine'")
   if warmup_steps <= 0:
     return main
-  # MMEngine LinearLR: factor goes linearly from start_factor to 1 over the warmup iterations.
-  warmup = optax.linear_schedule(base_lr * cfg.get('warmup_start_factor', 0.1), base_lr, warmup_steps)
+  style = cfg.get('warmup_style', 'linear')
+  if style == 'linear':
+    # MMEngine LinearLR: factor goes linearly from start_factor to 1 over the warmup iterations.
+    warmup = optax.linear_schedule(base_lr * cfg.get('warmup_start_factor', 0.1), base_lr, warmup_steps)
+  elif style == 'epoch':
+    # CTR-GCN's adjust_learning_rate, called once per epoch: lr = base * (epoch + 1) / warmup_epochs.
+    warmup_epochs = cfg['warmup_epochs']
+    warmup = lambda step: base_lr * (step // steps_per_epoch + 1) / warmup_epochs  # noqa: E731
+  else:
+    raise ValueError(f"unknown warmup_style {style!r}; known: 'linear', 'epoch'")
   return optax.join_schedules([warmup, main], [warmup_steps])
 
 

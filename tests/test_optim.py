@@ -80,6 +80,18 @@ def test_linear_warmup_then_cosine():
     assert float(lr_fn(t)) == pytest.approx(expected, rel=1e-5)
 
 
+def test_ctrgcn_epoch_warmup_then_step():
+  """NW-UCLA recipe: CTR-GCN's per-epoch warm-up base * (epoch + 1) / 5, then x0.1 at epoch 50."""
+  sched = {'name': 'step', 'milestones': [50], 'gamma': 0.1, 'warmup_epochs': 5, 'warmup_style': 'epoch'}
+  lr_fn = optim.create_learning_rate_fn(sched, 0.1, steps_per_epoch=3, num_epochs=65)
+  for epoch, expected in [(0, 0.02), (1, 0.04), (2, 0.06), (3, 0.08), (4, 0.1), (5, 0.1), (49, 0.1), (50, 0.01),
+                          (64, 0.01)]:
+    for step in range(3 * epoch, 3 * epoch + 3):  # constant within an epoch
+      assert float(lr_fn(step)) == pytest.approx(expected, rel=1e-6), (epoch, step)
+  with pytest.raises(ValueError, match='warmup_style'):
+    optim.create_learning_rate_fn(dict(sched, warmup_style='exp'), 0.1, 3, 65)
+
+
 def test_unknown_names_raise():
   with pytest.raises(ValueError, match='unknown schedule'):
     optim.create_learning_rate_fn({'name': 'poly'}, 0.1, 1, 1)
