@@ -73,7 +73,7 @@ def test_cli_converts_posec3d_checkpoint_parity(tmp_path, parity_1x):
     convert.save_converted(fresh, workdir, meta)
 
 
-def test_cli_reports_mismatched_keys_and_fails(tmp_path, parity_1x):
+def test_parity_cli_reports_mismatched_keys_and_fails(tmp_path, parity_1x):
   result = _convert_cli(tmp_path, parity_1x.path('posec3d_state_dict.pth'), tmp_path / 'wd', ':tiny')
   assert result.returncode == 1
   assert 'does not match the model' in result.stderr
@@ -82,7 +82,7 @@ def test_cli_reports_mismatched_keys_and_fails(tmp_path, parity_1x):
   assert not (tmp_path / 'wd' / 'checkpoints' / '0').exists()
 
 
-def test_convert_checkpoint_dispatches_gcn_families(parity_1x):
+def test_parity_convert_checkpoint_dispatches_gcn_families(parity_1x):
   """ST-GCN goes through the GCN importer: its tensors land in the model (checked on the head)."""
   model_cfg = {'name': 'stgcn', 'num_classes': 60, 'in_channels': 3, 'edition': '1.x',
                'graph_cfg': {'layout': 'nturgb+d', 'strategy': 'stgcn_spatial'}}
@@ -95,7 +95,7 @@ def test_convert_checkpoint_dispatches_gcn_families(parity_1x):
     convert.convert_checkpoint(model_cfg, pth, edition='0.x')
 
 
-def test_convert_checkpoint_rejects_bad_requests(tmp_path, parity_1x):
+def test_parity_convert_checkpoint_rejects_bad_requests(tmp_path, parity_1x):
   with pytest.raises(ValueError, match='no MMAction2 checkpoint import'):
     convert.convert_checkpoint({'name': 'nope'}, parity_1x.path('posec3d_state_dict.pth'))
   with pytest.raises(ValueError, match='edition'):

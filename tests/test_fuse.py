@@ -1,6 +1,11 @@
 """Late fusion tool: hand-made result pickles where fusing changes the argmax (expected values worked by hand)."""
 
+import collections
+import io
 import pickle
+import struct
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -20,6 +25,62 @@ def _dump(path, scores, labels):
   with open(path, 'wb') as f:
     pickle.dump(entries, f)
   return str(path)
+
+
+def _rebuild_tensor_v2(*args):
+  raise AssertionError('only pickled by reference, never called')
+
+
+def _load_from_bytes(data):
+  raise AssertionError('only pickled by reference, never called')
+
+
+class _Storage:
+  """A torch storage pickled by value: ``_load_from_bytes(<legacy torch.save of the storage alone>)``."""
+
+  def __init__(self, array):
+    self.array = np.ascontiguousarray(array).ravel()
+
+  def __reduce__(self):
+    torch = sys.modules['torch']
+    storage_type = torch.FloatStorage if self.array.dtype == np.float32 else torch.LongStorage
+    saved = io.BytesIO()
+    sys_info = {'protocol_version': 1001, 'little_endian': True, 'type_sizes': {'short': 2, 'int': 4, 'long': 8}}
+    for header in (0x1950A86A20F9469CFC6C, 1001, sys_info):
+      pickle.dump(header, saved, protocol=2)
+    pickler = pickle.Pickler(saved, protocol=2)
+    pid = ('storage', storage_type, '9410', 'cpu', self.array.size, None)
+    pickler.persistent_id = lambda obj: pid if obj is self.array else None
+    pickler.dump(self.array)
+    pickle.dump(['9410'], saved, protocol=2)
+    saved.write(struct.pack('<q', self.array.size) + self.array.tobytes())
+    return (_load_from_bytes, (saved.getvalue(),))
+
+
+class _Tensor:
+  """A contiguous torch tensor as ``pickle.dump`` writes it (``torch._utils._rebuild_tensor_v2``)."""
+
+  def __init__(self, array):
+    self.array = np.asarray(array)
+
+  def __reduce_ex__(self, protocol):
+    stride = tuple(s // self.array.itemsize for s in self.array.strides)
+    return (_rebuild_tensor_v2, (_Storage(self.array), 0, self.array.shape, stride, False, collections.OrderedDict()))
+
+
+@pytest.fixture
+def fake_torch(monkeypatch):
+  """The torch names the pickler must resolve while writing; the reader imports none of them."""
+  modules = {'torch': {'FloatStorage': type('FloatStorage', (), {'__module__': 'torch'}),
+                       'LongStorage': type('LongStorage', (), {'__module__': 'torch'})},
+             'torch._utils': {'_rebuild_tensor_v2': _rebuild_tensor_v2},
+             'torch.storage': {'_load_from_bytes': _load_from_bytes}}
+  for name, attrs in modules.items():
+    module = types.ModuleType(name)
+    module.__dict__.update(attrs)
+    monkeypatch.setitem(sys.modules, name, module)
+  monkeypatch.setattr(_rebuild_tensor_v2, '__module__', 'torch._utils')
+  monkeypatch.setattr(_load_from_bytes, '__module__', 'torch.storage')
 
 
 @pytest.fixture
@@ -56,6 +117,19 @@ def test_cli_prints_report(streams, capsys):
   assert fuse.main(['--results', *streams, '--coefficients', '1', '1']) == 0
   out = capsys.readouterr().out
   assert 'top1: 1.0000' in out and 'mean_class_accuracy: 1.0000' in out
+
+
+def test_reads_mmaction_dump_with_torch_tensors(tmp_path, fake_torch, streams):
+  # MMAction2 1.x `tools/test.py --dump`: mmengine pickles (protocol 2) data-sample dicts of torch tensors.
+  entries = [{'pred_score': _Tensor(np.asarray(s, np.float32)), 'pred_label': _Tensor(np.array([np.argmax(s)])),
+              'gt_label': _Tensor(np.array([y])), 'num_classes': 6} for s, y in zip(JOINT, LABELS)]
+  dump = tmp_path / 'mmaction_joint.pkl'
+  dump.write_bytes(pickle.dumps(entries, protocol=2))
+  scores, labels = fuse.load_results(dump)
+  np.testing.assert_array_equal(scores, np.asarray(JOINT, np.float32).astype(np.float64))
+  np.testing.assert_array_equal(labels, LABELS)
+  # Mixed with a numpy result file of the other stream: the same fused report as two numpy files.
+  assert fuse.fuse_files([str(dump), streams[1]], [1, 1]) == fuse.fuse_files(list(streams), [1, 1])
 
 
 def test_bad_inputs_name_the_file(tmp_path, streams, capsys):

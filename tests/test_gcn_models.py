@@ -33,7 +33,7 @@ def test_parameter_counts_match_reference(cfg, expected):
   assert n_params(cfg) == expected
 
 
-def test_parameter_counts_match_fixture_manifests(parity_1x, parity_0x):
+def test_parity_parameter_counts_match_fixture_manifests(parity_1x, parity_0x):
   """The fixture manifests count every model the fixtures were made with (incl. 0.x AGCN)."""
   cases = [(parity_1x, 'stgcn', {'name': 'stgcn'}), (parity_1x, 'agcn', {'name': 'aagcn'}),
            (parity_0x, 'agcn0x_ntu3d', {'name': 'agcn'}),
@@ -63,7 +63,7 @@ INIT_CASES = [('parity_1x', 'stgcn_stats.json', {'name': 'stgcn'}, '1.x'),
 
 @pytest.mark.parametrize('fixtures, stats_file, cfg, edition', INIT_CASES,
                          ids=[c[1].split('_stats')[0] for c in INIT_CASES])
-def test_init_matches_reference_init_statistics(request, fixtures, stats_file, cfg, edition):
+def test_parity_init_matches_reference_init_statistics(request, fixtures, stats_file, cfg, edition):
   """Fresh init vs the statistics of MMAction2's own ``init_weights()`` state, tensor by tensor.
 
   Constant tensors must match exactly; random ones must have the same std (within sampling error) and

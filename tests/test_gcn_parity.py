@@ -15,6 +15,7 @@ import optax
 import pytest
 from flax import nnx
 
+from skeljax.checkpoint import convert
 from skeljax.checkpoint.gcn_import import import_mmaction_gcn, mmaction_key_map
 from skeljax.checkpoint.mmaction import CheckpointMismatchError
 from skeljax.checkpoint.torch_pickle import load_state_dict
@@ -30,11 +31,12 @@ class Case:
   inputs: str
   logits: str
   train: str
+  via_converter: bool = False  # built by convert_checkpoint (config block + .pth), the user-facing path
 
 
 CASES = {
     'stgcn': Case('parity_1x', {'name': 'stgcn', 'num_classes': 60}, '1.x', 'stgcn_state_dict.pth',
-                  'stgcn_input.npz', 'stgcn_logits.npz', 'stgcn_train_mode.npz'),
+                  'stgcn_input.npz', 'stgcn_logits.npz', 'stgcn_train_mode.npz', via_converter=True),
     'agcn': Case('parity_1x', {'name': 'aagcn', 'num_classes': 60}, '1.x', 'agcn_state_dict.pth',
                  'agcn_input.npz', 'agcn_logits.npz', 'agcn_train_mode.npz'),
     'stgcn0x_ntu3d': Case('parity_0x', {'name': 'stgcn', 'num_classes': 60, 'edition': '0.x'}, '0.x',
@@ -84,9 +86,12 @@ def load(request, name: str) -> Loaded:
   if name not in _LOADED:
     case = CASES[name]
     fixture_dir = request.getfixturevalue(case.fixtures)
-    model = create_model(case.model_cfg, nnx.Rngs(0))
-    import_mmaction_gcn(model, load_state_dict(fixture_dir.path(case.checkpoint)), case.edition,
-                        source=case.checkpoint)
+    if case.via_converter:
+      model = convert.convert_checkpoint(case.model_cfg, fixture_dir.path(case.checkpoint), case.edition)
+    else:
+      model = create_model(case.model_cfg, nnx.Rngs(0))
+      import_mmaction_gcn(model, load_state_dict(fixture_dir.path(case.checkpoint)), case.edition,
+                          source=case.checkpoint)
     raw_x = fixture_dir.require(fixture_dir.npz(case.inputs), 'x', case.inputs)
     _LOADED[name] = Loaded(case, model, to_model_input(raw_x, case.fixtures), fixture_dir)
   return _LOADED[name]

@@ -10,22 +10,21 @@ import optax
 import pytest
 from flax import nnx
 
-from skeljax.checkpoint import torch_pickle
-from skeljax.checkpoint.mmaction import load_state_dict_into
+from skeljax.checkpoint import convert
 from skeljax.models.posec3d import PoseC3DRecognizer, mmaction_key_map
 
 
 @pytest.fixture(scope='module')
 def fixture(parity_1x):
-  state_dict = torch_pickle.load_state_dict(parity_1x.path('posec3d_state_dict.pth'))
   x = parity_1x.require(parity_1x.npz('posec3d_input.npz'), 'x', 'posec3d_input.npz')
   assert x.shape == (4, 1, 17, 48, 56, 56)
-  return state_dict, np.transpose(x, (0, 1, 3, 4, 5, 2))  # -> [N, clips, T, H, W, K]
+  return parity_1x.path('posec3d_state_dict.pth'), np.transpose(x, (0, 1, 3, 4, 5, 2))  # -> [N, clips, T, H, W, K]
 
 
-def _imported(state_dict, dropout=0.5):
-  model = PoseC3DRecognizer(num_classes=60, dropout=dropout, rngs=nnx.Rngs(0))
-  load_state_dict_into(model, state_dict, mmaction_key_map(model, '1.x'))
+def _imported(pth, dropout=0.5):
+  # Through the public converter (config block + .pth -> model), so parity covers what users run.
+  model = convert.convert_checkpoint({'name': 'posec3d', 'num_classes': 60, 'dropout': dropout}, pth, '1.x')
+  assert isinstance(model, PoseC3DRecognizer)
   return model
 
 
@@ -36,9 +35,9 @@ def _assert_close(ours, ref, name):
 
 
 def test_posec3d_eval_logits_and_features_parity(parity_1x, fixture):
-  state_dict, x = fixture
+  pth, x = fixture
   ref = parity_1x.npz('posec3d_logits.npz')
-  model = _imported(state_dict)
+  model = _imported(pth)
   model.eval()
 
   @nnx.jit
@@ -52,9 +51,9 @@ def test_posec3d_eval_logits_and_features_parity(parity_1x, fixture):
 
 
 def test_posec3d_train_mode_logits_and_bn_stats_parity(parity_1x, fixture):
-  state_dict, x = fixture
+  pth, x = fixture
   ref = parity_1x.npz('posec3d_train_mode.npz')
-  model = _imported(state_dict, dropout=0.0)  # the reference set the head's dropout p to 0 for this forward
+  model = _imported(pth, dropout=0.0)  # the reference set the head's dropout p to 0 for this forward
   key_map = mmaction_key_map(model)
   model.train()
   logits = nnx.jit(lambda m, x: m(x))(model, jnp.asarray(x))
@@ -72,10 +71,10 @@ def test_posec3d_train_mode_logits_and_bn_stats_parity(parity_1x, fixture):
 @pytest.mark.slow
 def test_posec3d_train_mode_loss_and_grad_norms_parity(parity_1x, fixture):
   """One train-mode backward (about 30 s on 2 CPU cores): CE loss and every parameter's gradient L2 norm."""
-  state_dict, x = fixture
+  pth, x = fixture
   ref = parity_1x.npz('posec3d_train_mode.npz')
   stats = parity_1x.json('posec3d_stats.json')['train_mode']
-  model = _imported(state_dict, dropout=0.0)
+  model = _imported(pth, dropout=0.0)
   key_map = mmaction_key_map(model)
   model.train()
   labels = jnp.asarray(parity_1x.require(ref, 'labels', 'posec3d_train_mode.npz'))

@@ -5,7 +5,8 @@
 
 Each file is a result pickle in MMAction2 1.x form: a list with one dict per test sample holding ``pred_score``
 (class scores, already clip-averaged probabilities for GCN / I3D heads) and ``gt_label``, as written by
-``python -m skeljax.main --mode=eval --out=...``. The fused score is the weighted sum of the (optionally
+``python -m skeljax.main --mode=eval --out=...`` (numpy) or MMAction2's ``tools/test.py --dump`` (torch tensors,
+read without PyTorch and without running pickle code). The fused score is the weighted sum of the (optionally
 softmaxed) scores; the tool prints top-1, top-5 and mean-class accuracy against ``gt_label``.
 """
 
@@ -20,25 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from skeljax import metrics
-
-
-class _ResultUnpickler(pickle.Unpickler):
-  """Unpickles only builtins and numpy arrays: a result file must never be able to run code."""
-
-  _ALLOWED = {
-      ('numpy', 'ndarray'), ('numpy', 'dtype'), ('numpy.core.multiarray', '_reconstruct'),
-      ('numpy._core.multiarray', '_reconstruct'), ('numpy.core.multiarray', 'scalar'),
-      ('numpy._core.multiarray', 'scalar'), ('collections', 'OrderedDict'),
-      ('builtins', 'dict'), ('builtins', 'list'), ('builtins', 'tuple'), ('builtins', 'set'),
-  }
-
-  def find_class(self, module, name):
-    if (module, name) in self._ALLOWED:
-      return super().find_class(module, name)
-    if module.startswith('torch'):
-      raise pickle.UnpicklingError(
-          f'holds PyTorch objects ({module}.{name}); re-dump the scores as numpy arrays')
-    raise pickle.UnpicklingError(f'holds a {module}.{name} object, which a result file never contains')
+from skeljax.checkpoint import torch_pickle
 
 
 def _as_label(value, path: pathlib.Path, index: int) -> int:
@@ -55,8 +38,9 @@ def load_results(path: str | pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
     raise FileNotFoundError(f'result file {path} does not exist')
   with path.open('rb') as f:
     try:
-      entries = _ResultUnpickler(f).load()
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as e:
+      # strict: a result file holds only containers, numpy and torch tensors, so any other class is refused.
+      entries = torch_pickle.load_pickle(f, strict=True)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
       raise ValueError(f'{path}: cannot read result pickle: {e}') from None
   if not isinstance(entries, (list, tuple)) or not entries:
     raise ValueError(f'{path}: expected a non-empty list of per-sample dicts, got {type(entries).__name__}')
