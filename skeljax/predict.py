@@ -94,7 +94,8 @@ class Predictor:
     # PackPoseKeypoints: render the volumes as the eval step would.
     from skeljax.data import heatmap_jax  # pylint: disable=g-import-not-at-top
     hm = dict(self.cfg.device_heatmap)
-    return np.asarray(heatmap_jax.generate_pose_target(out['keypoint'][None], out['keypoint_score'][None], **hm))
+    return np.asarray(heatmap_jax.generate_pose_target(out['keypoint'][None], out['keypoint_score'][None],
+                                                       person_valid=out['person_valid'][None], **hm))
 
   def probabilities(self, record: Mapping) -> np.ndarray:
     """Class probabilities ``[num_classes]``: clip scores averaged as ``cfg.eval.average_clips`` says."""

@@ -74,7 +74,8 @@ def make_heatmap_inputs_fn(hm_cfg: Mapping) -> Callable[[Mapping[str, jax.Array]
   def inputs_fn(batch):
     if 'inputs' in batch:
       return batch['inputs']
-    return heatmap_jax.generate_pose_target(batch['keypoint'], batch.get('keypoint_score'), **hm_cfg)
+    return heatmap_jax.generate_pose_target(batch['keypoint'], batch.get('keypoint_score'),
+                                            person_valid=batch.get('person_valid'), **hm_cfg)
 
   return inputs_fn
 

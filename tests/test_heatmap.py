@@ -247,3 +247,20 @@ def test_other_sigmas_match_oracle_numpy_and_jax(sigma, mode):
   np.testing.assert_allclose(np.asarray(jax_out)[0, 0], expected, rtol=0, atol=1e-5)
   default = GeneratePoseTarget(**kwargs)(dict(keypoint=kp, keypoint_score=score, img_shape=(height, width)))
   assert np.abs(out - default['imgs']).max() > 0.1
+
+
+def test_train_step_inputs_skip_padded_persons_without_scores():
+  """use_score=False: a person PackPoseKeypoints added only to fill num_person must not be drawn at (0, 0)."""
+  from skeljax import train  # pylint: disable=g-import-not-at-top
+  from skeljax.data.transforms import PackPoseKeypoints  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(3)
+  kp = rng.uniform(4, 28, (1, 6, 17, 2)).astype(np.float32)  # one real person
+  record = {'keypoint': kp, 'keypoint_score': np.ones((1, 6, 17), np.float32), 'img_shape': (32, 32),
+            'label': 0}
+  packed = PackPoseKeypoints(num_person=2)(dict(record))
+  hm = dict(height=32, width=32, sigma=0.6, use_score=False, with_kp=True, with_limb=True)
+  batch = {k: v[None] for k, v in packed.items()}
+  on_device = np.asarray(train.make_heatmap_inputs_fn(hm)(batch))[0, 0]
+  host = GeneratePoseTarget(sigma=0.6, use_score=False, with_kp=True, with_limb=True)(dict(record))['imgs']
+  np.testing.assert_allclose(on_device, host, atol=1e-5)
+  assert on_device[:, 0, 0].max() < 1e-3  # nothing at the padded person's (0, 0)

@@ -168,8 +168,10 @@ def test_pack_pose_keypoints_pads_selects_and_flags():
   assert packed['keypoint'].shape == (2, 2, 4, 17, 2) and packed['keypoint_score'].shape == (2, 2, 4, 17)
   np.testing.assert_array_equal(packed['keypoint'][1, 1], kp[2, 4:])
   assert packed['img_shape'].dtype == np.int32 and packed['label'] == 4 and packed['flip']
+  assert packed['person_valid'].tolist() == [[True, True]] * 2
   padded = T.PackPoseKeypoints(num_person=4)(dict(results))
   assert not padded['keypoint_score'][:, 3].any()
+  assert padded['person_valid'].tolist() == [[True, True, True, False]] * 2
   with pytest.raises(TransformError, match='3 persons'):
     T.PackPoseKeypoints(num_person=2, overflow='error')(dict(results))
 

@@ -123,8 +123,9 @@ class PackPoseKeypoints(Transform):
   """Last op of a PoseC3D pipeline whose heatmaps are rendered on the device.
 
   Emits ``keypoint [nc, num_person, T, V, 2]``, ``keypoint_score [nc, num_person, T, V]`` (ones if the
-  sample has none), ``img_shape`` int32 ``(h, w)``, ``label`` int32, and ``flip`` (bool) when a
-  ``Flip`` ran. Missing persons are zeros with score 0, so the renderer skips them. Extra persons
+  sample has none), ``img_shape`` int32 ``(h, w)``, ``label`` int32, ``person_valid`` bool
+  ``[nc, num_person]``, and ``flip`` (bool) when a ``Flip`` ran. Missing persons are zeros with score 0
+  and ``person_valid`` False, so the renderer skips them even with ``use_score=False``. Extra persons
   (more than ``num_person``) are, with ``overflow='top_score'``, reduced to the ``num_person`` with the
   highest summed score, kept in stored order; the reference renders all of them (merged by max), so
   pick ``num_person`` >= the dataset's largest M for exact heatmaps, or ``overflow='error'`` to be told.
@@ -145,6 +146,7 @@ class PackPoseKeypoints(Transform):
     if score.shape != kp.shape[:3]:
       raise self.fail(results, f'keypoint_score {score.shape} does not match keypoint {kp.shape}')
     present = kp.shape[0]
+    valid = np.ones(self.num_person, bool)
     if present > self.num_person:
       if self.overflow == 'error':
         raise self.fail(results, f'has {present} persons, more than num_person={self.num_person}')
@@ -152,6 +154,7 @@ class PackPoseKeypoints(Transform):
       kp, score = kp[keep], score[keep]
     elif present < self.num_person:
       missing = self.num_person - present
+      valid[present:] = False
       kp = np.concatenate([kp, np.zeros((missing,) + kp.shape[1:], kp.dtype)])
       score = np.concatenate([score, np.zeros((missing,) + score.shape[1:], score.dtype)])
     clips, frames = int(results.get('num_clips', 1)), kp.shape[1]
@@ -163,6 +166,7 @@ class PackPoseKeypoints(Transform):
         'keypoint_score': score.reshape(per_clip + score.shape[2:]).transpose(1, 0, 2, 3).astype(np.float32),
         'img_shape': np.array(self.require(results, 'img_shape'), dtype=np.int32),
         'label': _label(self, results, self.require_label),
+        'person_valid': np.broadcast_to(valid, (clips, self.num_person)).copy(),
     }
     if 'flip' in results:
       packed['flip'] = np.bool_(results['flip'])
