@@ -47,6 +47,7 @@ def posec3d_config(arg: str | None, *, dataset: str, num_classes: int, benchmark
   if small:
     c.num_epochs = 12
     c.optimizer.lr = 0.01
+    c.require_init_from = True  # from the K400 PoseC3D weights
     _zoo.step_schedule(c, [9, 11])
   if 'synthetic' in v:
     _zoo.make_synthetic(c, layout='coco')

@@ -92,6 +92,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.log_every_steps = 50
   c.worker_count = 0
   c.init_from = config_dict.placeholder(str)
+  c.require_init_from = False  # fine-tuning recipes: refuse to start from scratch without init_from
   c.label_names = config_dict.placeholder(str)
   return c
 
@@ -254,6 +255,7 @@ def make_synthetic(c: ml_collections.ConfigDict, *, layout: str) -> None:
   c.log_every_steps = 5
   c.label_names = 'synthetic'
   c.init_from = None
+  c.require_init_from = False
 
 
 def shrink_clips(pipelines: Iterable[list], *, clip_len: int, test_num_clips: int | None = None) -> None:

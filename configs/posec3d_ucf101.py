@@ -5,7 +5,7 @@ r"""PoseC3D on UCF101 split 1 (or ``:split2`` / ``:split3``), fine-tuned from th
       --checkpoint=k400_posec3d-041f49c6.pth --workdir=$K400
   python -m data_builders.build ucf101/split1 --manual_dir=<dir with ucf101_2d.pkl> --data_dir=$DATA
   python -m skeljax.main --config=configs/posec3d_ucf101.py:split1 --workdir=$WD \
-      --config.dataset.data_dir=$DATA --config.init_from=$K400
+      --config.dataset.data_dir=$DATA --config.init_from=$K400  # required: without it the run refuses to start
 
 Recipe (MMAction2 1.x): batch 16 x 8, SGD 0.01 / wd 3e-4, grad clip 40, step [9, 11], 12 epochs x
 RepeatDataset(10); train 48x48 crops, test Resize(-1, 56) + CenterCrop(56), 10 clips x 2 flips.

@@ -62,8 +62,8 @@ def main(argv) -> int:
     from skeljax import export  # pylint: disable=g-import-not-at-top
     export.export_model(cfg, workdir, checkpoint=_CHECKPOINT.value, out=_OUT.value)
     return 0
-  except FileNotFoundError as e:  # incl. sources.DatasetNotBuiltError, which names the build command
-    # A missing dataset or checkpoint is a usage problem: say what to do, no traceback.
+  except (FileNotFoundError, train.InitFromRequiredError) as e:  # incl. sources.DatasetNotBuiltError
+    # A missing dataset, checkpoint or pretrained model is a usage problem: say what to do, no traceback.
     print(f'error: {e}', file=sys.stderr)
     return 2
 

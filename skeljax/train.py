@@ -237,6 +237,10 @@ def apply_model_dict(state: TrainState, tree: Mapping, *, strict: bool = True, s
 # The loop.
 
 
+class InitFromRequiredError(ValueError):
+  """A fine-tuning config was started without ``init_from``."""
+
+
 class _Preemption:
   """Turns SIGTERM / SIGINT into a flag the loop checks after each step (then it saves and stops)."""
 
@@ -351,10 +355,16 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
   step_cfg = make_step_config(cfg, steps_per_epoch)
   eval_cfg = step_cfg.replace(graphdef=model_graphdefs(cfg.model)[1])
 
-  state = create_train_state(cfg.model, step_cfg.tx, cfg.seed, mesh)
-  train_iter = data.train_iterator()
   manager = checkpointing.create_manager(workdir, cfg.checkpoint)
   start_step = manager.latest_step()
+  if start_step is None and cfg.get('require_init_from') and not cfg.get('init_from'):
+    raise InitFromRequiredError(
+        'this recipe fine-tunes pretrained weights (MMAction2 bakes them in as load_from): pass '
+        '--config.init_from=<workdir or checkpoint folder>, e.g. a converted Kinetics-400 PoseC3D checkpoint '
+        '(python -m skeljax.tools.convert_mmaction ...), or --config.require_init_from=False to train from '
+        'scratch')
+  state = create_train_state(cfg.model, step_cfg.tx, cfg.seed, mesh)
+  train_iter = data.train_iterator()
   if start_step is not None:
     target = abstract_state(state)
     template_model = jax.tree.map(

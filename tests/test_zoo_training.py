@@ -72,3 +72,14 @@ def test_nwucla_synthetic_trains_through_warmup(data_dir, tmp_path):
   records = _train_and_test(cfg, tmp_path)
   # Epoch 0 of 5 warm-up epochs: lr = base / 5 on both steps.
   assert [r['lr'] for r in records] == pytest.approx([cfg.optimizer.lr / cfg.schedule.warmup_epochs] * 2)
+
+
+def test_fine_tuning_recipes_refuse_to_start_from_scratch(data_dir, tmp_path):
+  assert _config('posec3d_ucf101', 'split1', data_dir).require_init_from
+  assert _config('posec3d_hmdb51', 'split2', data_dir).require_init_from
+  cfg = _config('posec3d_ucf101', 'synthetic', data_dir)
+  assert not cfg.require_init_from  # the smoke run trains from scratch
+  cfg.require_init_from = True
+  with pytest.raises(train.InitFromRequiredError, match='--config.init_from'):
+    train.train_and_evaluate(cfg, tmp_path)
+  assert not list(tmp_path.glob('checkpoints/*'))
