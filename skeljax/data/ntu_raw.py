@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import logging
 import os
 import pathlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -271,9 +272,9 @@ def list_samples(skeleton_dir: str | os.PathLike, dataset: str = 'ntu60') -> dic
   return {n: p for n, p in found.items() if ntu_splits.in_dataset(n, dataset) and n not in missing}
 
 
-def convert_ntu_dir(skeleton_dir: str | os.PathLike, dataset: str = 'ntu60', *, modality: str = '3d',
-                    num_workers: int = 1, names: Iterable[str] | None = None) -> dict:
-  """PySKL-layout ``{'split': {...}, 'annotations': [...]}`` for every sample of a raw skeleton folder."""
+def select_samples(skeleton_dir: str | os.PathLike, dataset: str,
+                   names: Iterable[str] | None = None) -> dict[str, pathlib.Path]:
+  """``list_samples``, restricted to ``names`` when given; raises if a name or every file is missing."""
   samples = list_samples(skeleton_dir, dataset)
   if names is not None:
     unknown = sorted(set(names) - set(samples))
@@ -283,11 +284,22 @@ def convert_ntu_dir(skeleton_dir: str | os.PathLike, dataset: str = 'ntu60', *, 
     samples = {n: samples[n] for n in names}
   if not samples:
     raise FileNotFoundError(f'no {dataset} .skeleton files in {skeleton_dir}')
-  paths = [str(p) for p in samples.values()]
+  return samples
+
+
+def map_files(convert_fn: Callable[[str], dict], paths: Sequence[str], num_workers: int = 1) -> list[dict]:
+  """``convert_fn`` over files, in order, in ``num_workers`` processes (``convert_fn`` must be picklable)."""
   if num_workers > 1:
     with concurrent.futures.ProcessPoolExecutor(num_workers) as pool:
-      annotations = list(pool.map(_convert_one, paths, [modality] * len(paths), chunksize=64))
-  else:
-    annotations = [_convert_one(p, modality) for p in paths]
+      return list(pool.map(convert_fn, paths, chunksize=64))
+  return [convert_fn(p) for p in paths]
+
+
+def convert_ntu_dir(skeleton_dir: str | os.PathLike, dataset: str = 'ntu60', *, modality: str = '3d',
+                    num_workers: int = 1, names: Iterable[str] | None = None) -> dict:
+  """PySKL-layout ``{'split': {...}, 'annotations': [...]}`` for every sample of a raw skeleton folder."""
+  samples = select_samples(skeleton_dir, dataset, names)
+  annotations = map_files(functools.partial(_convert_one, modality=modality),
+                          [str(p) for p in samples.values()], num_workers)
   logging.info('converted %d %s samples from %s', len(annotations), dataset, skeleton_dir)
   return dict(split=ntu_splits.make_splits(samples, dataset), annotations=annotations)

@@ -13,7 +13,6 @@ frames); ``to_record`` gives MMAction2's dict (``keypoint`` float32 ``[2, T, 25,
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import math
 import os
@@ -181,21 +180,8 @@ def convert_file(path: str | os.PathLike) -> dict:
 def convert_ntu_dir(skeleton_dir: str | os.PathLike, dataset: str = 'ntu60', *, num_workers: int = 1,
                     names: Iterable[str] | None = None) -> dict:
   """PySKL-layout ``{'split': {...}, 'annotations': [...]}`` of 0.x records for a raw skeleton folder."""
-  samples = ntu_raw.list_samples(skeleton_dir, dataset)
-  if names is not None:
-    unknown = sorted(set(names) - set(samples))
-    if unknown:
-      raise FileNotFoundError(f'{skeleton_dir}: no usable {dataset} file for {unknown[:5]} (absent, not in '
-                              f'{dataset}, or listed as missing skeletons)')
-    samples = {n: samples[n] for n in names}
-  if not samples:
-    raise FileNotFoundError(f'no {dataset} .skeleton files in {skeleton_dir}')
-  paths = [str(p) for p in samples.values()]
-  if num_workers > 1:
-    with concurrent.futures.ProcessPoolExecutor(num_workers) as pool:
-      annotations = list(pool.map(convert_file, paths, chunksize=64))
-  else:
-    annotations = [convert_file(p) for p in paths]
+  samples = ntu_raw.select_samples(skeleton_dir, dataset, names)
+  annotations = ntu_raw.map_files(convert_file, [str(p) for p in samples.values()], num_workers)
   logging.info('converted %d %s samples (MMAction2 0.x style) from %s', len(annotations), dataset,
                skeleton_dir)
   return dict(split=ntu_splits.make_splits(samples, dataset), annotations=annotations)
