@@ -212,3 +212,17 @@ def test_bad_input_raises_clear_error():
     model(jnp.zeros((1, 1, 1, 8, 25, 3)))
   with pytest.raises(ValueError, match="0.x 2s-AGCN checkpoints need model 'agcn'"):
     mmaction_key_map(model, '0.x')
+
+
+def test_batchnorm_bfloat16_input_keeps_float32_statistics():
+  """bf16 activations and parameters (a bf16 train step): mean / var reduced in float32, stats float32."""
+  from skeljax.models.layers import BatchNorm  # pylint: disable=g-import-not-at-top
+  bn = BatchNorm(4)
+  nnx.update(bn, jax.tree.map(lambda p: p.astype(jnp.bfloat16), nnx.state(bn, nnx.Param)))
+  x = (3 * jax.random.normal(jax.random.key(0), (8, 5, 4)) + 1).astype(jnp.bfloat16)
+  y = bn(x)
+  assert y.dtype == jnp.bfloat16 and bn.mean[...].dtype == bn.var[...].dtype == jnp.float32
+  x32 = np.asarray(x, np.float32).reshape(-1, 4)
+  # A bf16 reduction would be off by ~2^-8 relative; float32 matches to rounding.
+  np.testing.assert_allclose(bn.mean[...], 0.1 * x32.mean(0), rtol=1e-5)
+  np.testing.assert_allclose(bn.var[...], 0.9 + 0.1 * x32.var(0, ddof=1), rtol=1e-5)

@@ -68,9 +68,10 @@ class AGCNUnit(nnx.Module):
     adjacency = self.A[...] + self.PA[...]
     y = 0.0
     for k, (conv_a, conv_b, conv_d) in enumerate(zip(self.conv_a, self.conv_b, self.conv_d)):
-      # The reference normalises over the source joint v (softmax dim -2 of [N, V, V]).
-      s = jax.nn.softmax(attention_logits(conv_a(x), conv_b(x)), axis=-2)
-      y = y + conv_d(aggregate(x, s + adjacency[k]))
+      # The reference normalises over the source joint v (softmax dim -2 of [N, V, V]); float32 for stability
+      # under bfloat16, then back to x's dtype (A is a float32 buffer) so the aggregation runs in that dtype.
+      s = jax.nn.softmax(attention_logits(conv_a(x), conv_b(x)).astype(jnp.float32), axis=-2)
+      y = y + conv_d(aggregate(x, (s + adjacency[k]).astype(x.dtype)))
     residual = self.down(x) if self.down is not None else x
     return jax.nn.relu(self.bn(y) + residual)
 

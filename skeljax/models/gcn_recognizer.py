@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -41,7 +42,11 @@ def check_edition(edition: str) -> str:
 
 
 class GCNRecognizer(nnx.Module):
-  """Backbone + head over clips: ``x [N, clips, M, T, V, C] -> [N, clips, num_classes]`` raw scores."""
+  """Backbone + head over clips: ``x [N, clips, M, T, V, C] -> [N, clips, num_classes]`` float32 raw scores.
+
+  Compute follows the input's and parameters' dtype (a bfloat16 train step casts both); BatchNorm statistics
+  are float32 whatever that dtype is.
+  """
 
   backbone: GCNBackbone
   cls_head: GCNHead
@@ -53,12 +58,12 @@ class GCNRecognizer(nnx.Module):
     return x.reshape((n * clips,) + x.shape[2:]), (n, clips), m
 
   def features(self, x: jax.Array) -> jax.Array:
-    """Pooled feature the classifier sees: ``[N, clips, M, T, V, C] -> [N, clips, 256]``."""
+    """Pooled feature the classifier sees: ``[N, clips, M, T, V, C] -> [N, clips, 256]`` float32."""
     x, (n, clips), m = self._fold(x)
     pooled = self.cls_head.pool(self.backbone(x), m)
-    return pooled.reshape(n, clips, -1)
+    return pooled.reshape(n, clips, -1).astype(jnp.float32)
 
   def __call__(self, x: jax.Array) -> jax.Array:
     x, (n, clips), m = self._fold(x)
     scores = self.cls_head(self.backbone(x), m)
-    return scores.reshape(n, clips, -1)
+    return scores.reshape(n, clips, -1).astype(jnp.float32)

@@ -106,7 +106,8 @@ class GraphConv(nnx.Module):
     adjacency = self.A[...] if self.PA is None else self.A[...] * self.PA[...]
     y = self.conv(x)
     y = y.reshape(y.shape[:-1] + (self.num_subsets, self.c_out))
-    y = jnp.einsum('btvkc,kvw->btwc', y, adjacency)
+    # A is a float32 buffer: cast it so a bfloat16 step does not promote the aggregation back to float32.
+    y = jnp.einsum('btvkc,kvw->btwc', y, adjacency.astype(y.dtype))
     return jax.nn.relu(self.bn(y))
 
 

@@ -28,7 +28,9 @@ class I3DHead(nnx.Module):
     return x.reshape(x.shape[0], -1)
 
   def classify(self, features: jax.Array) -> jax.Array:
-    """Pooled ``[N, C]`` -> ``[N, num_classes]`` (dropout, then ``fc_cls``)."""
+    """Pooled ``[N, C]`` -> ``[N, num_classes]`` (dropout, then ``fc_cls``) in ``fc_cls``'s dtype."""
+    # The pool is float32; a bfloat16 step casts the parameters, so follow them to keep the matmul bfloat16.
+    features = features.astype(self.fc_cls.kernel[...].dtype)
     if self.dropout is not None:
       features = self.dropout(features)
     return self.fc_cls(features)

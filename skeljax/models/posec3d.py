@@ -21,12 +21,13 @@ class PoseC3DRecognizer(nnx.Module):
   """Heatmap volumes ``[N, clips, T, H, W, K]`` -> raw class scores ``[N, clips, num_classes]``.
 
   ``backbone`` holds ``ResNet3dSlowOnly`` keyword arguments (``None``: the PoseC3D keypoint config,
-  ``stage_blocks=(4, 6, 3)``). ``dtype`` is the compute dtype; parameters stay float32 and the head runs
-  in float32. Clips are folded into the batch, so each clip is classified on its own (``Recognizer3D``).
+  ``stage_blocks=(4, 6, 3)``). ``dtype`` forces the backbone's compute dtype; ``None`` follows the input
+  and parameters. Parameters stay float32; the head computes in its parameters' dtype; scores are float32.
+  Clips are folded into the batch, so each clip is classified on its own (``Recognizer3D``).
   """
 
   def __init__(self, *, num_classes: int, backbone: Mapping | None = None, dropout: float = 0.5,
-               spatial_type: str | None = 'avg', init_std: float = 0.01, dtype: str | jnp.dtype = 'float32',
+               spatial_type: str | None = 'avg', init_std: float = 0.01, dtype: str | jnp.dtype | None = None,
                rngs: nnx.Rngs):
     backbone_kwargs = dict(backbone or {})
     backbone_kwargs.setdefault('dtype', dtype)
@@ -52,7 +53,7 @@ class PoseC3DRecognizer(nnx.Module):
     """``[N, clips, T, H, W, K]`` -> ``[N, clips, num_classes]``."""
     if x.ndim != 6:
       raise ValueError(f'PoseC3D expects [N, clips, T, H, W, K] input, got shape {x.shape}')
-    return self.classify_features(self.features(x))
+    return self.classify_features(self.features(x)).astype(jnp.float32)
 
 
 def _conv_module(key_map: KeyMap, prefix: str, path: tuple) -> None:

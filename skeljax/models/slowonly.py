@@ -45,7 +45,7 @@ class ConvModule(nnx.Module):
 
   def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0,
                dilation=1, activate: bool = True, bn_scale_init: float = 1.0,
-               dtype=jnp.float32, rngs: nnx.Rngs):
+               dtype=None, rngs: nnx.Rngs):
     self.activate = activate
     self.conv = nnx.Conv(
         in_channels, out_channels, _triple(kernel_size), strides=_triple(stride),
@@ -68,7 +68,7 @@ class Bottleneck3d(nnx.Module):
   def __init__(self, inplanes: int, planes: int, *, spatial_stride: int = 1, temporal_stride: int = 1,
                dilation: int = 1, downsample: bool = False, style: str = 'pytorch',
                inflate: bool = True, inflate_style: str = '3x1x1', zero_init_residual: bool = True,
-               dtype=jnp.float32, rngs: nnx.Rngs):
+               dtype=None, rngs: nnx.Rngs):
     if style not in ('pytorch', 'caffe'):
       raise ValueError(f"style must be 'pytorch' or 'caffe', got {style!r}")
     if inflate_style not in ('3x1x1', '3x3x3'):
@@ -105,7 +105,8 @@ class ResNet3dSlowOnly(nnx.Module):
   ``pretrained`` exists so that MMAction2 backbone dicts (which say ``pretrained=None``) can be used as is.
 
   Attributes ``conv1`` (stem), ``layer1..layerN`` (``nnx.List`` of Bottleneck3d) match MMAction2's names.
-  ``dtype`` is the compute dtype (e.g. ``jnp.bfloat16``); parameters and BN statistics stay float32.
+  ``dtype`` forces a compute dtype (e.g. ``jnp.bfloat16``); ``None`` computes in the promoted dtype of the
+  input and parameters (a bfloat16 train step casts both). Parameters and BN statistics stay float32.
   """
 
   def __init__(self, *, depth: int = 50, pretrained: str | None = None, in_channels: int = 17, base_channels: int = 32,
@@ -116,7 +117,7 @@ class ResNet3dSlowOnly(nnx.Module):
                with_pool2: bool = False, inflate: Sequence[int] | int = (0, 1, 1),
                inflate_style: str = '3x1x1', spatial_strides: Sequence[int] = (2, 2, 2),
                temporal_strides: Sequence[int] = (1, 1, 2), dilations: Sequence[int] = (1, 1, 1),
-               style: str = 'pytorch', zero_init_residual: bool = True, dtype=jnp.float32,
+               style: str = 'pytorch', zero_init_residual: bool = True, dtype=None,
                rngs: nnx.Rngs):
     if pretrained is not None:
       raise ValueError(f'pretrained={pretrained!r}: skeljax does not download weights; convert them with '
@@ -136,7 +137,7 @@ class ResNet3dSlowOnly(nnx.Module):
     temporal_strides = _per_stage(temporal_strides, num_stages, 'temporal_strides')
     dilations = _per_stage(dilations, num_stages, 'dilations')
     inflations = _per_stage(inflate, num_stages, 'inflate')
-    dtype = jnp.dtype(dtype)
+    dtype = None if dtype is None else jnp.dtype(dtype)
     self.dtype = dtype
     self.num_stages = num_stages
     self.with_pool1, self.with_pool2 = with_pool1, with_pool2
@@ -172,7 +173,7 @@ class ResNet3dSlowOnly(nnx.Module):
 
   def __call__(self, x: jax.Array) -> jax.Array | tuple[jax.Array, ...]:
     """``[N, T, H, W, in_channels]`` -> ``[N, T', H', W', feat_dim]`` (a tuple if several out_indices)."""
-    x = self.conv1(x.astype(self.dtype))
+    x = self.conv1(x if self.dtype is None else x.astype(self.dtype))
     if self.with_pool1:
       # reduce_window pads with the init value (-inf for max), as PyTorch's MaxPool3d does.
       x = nnx.max_pool(x, window_shape=(1, 3, 3), strides=self.pool1_stride,
