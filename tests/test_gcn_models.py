@@ -226,3 +226,23 @@ def test_batchnorm_bfloat16_input_keeps_float32_statistics():
   # A bf16 reduction would be off by ~2^-8 relative; float32 matches to rounding.
   np.testing.assert_allclose(bn.mean[...], 0.1 * x32.mean(0), rtol=1e-5)
   np.testing.assert_allclose(bn.var[...], 0.9 + 0.1 * x32.var(0, ddof=1), rtol=1e-5)
+
+
+@pytest.mark.parametrize('kernel,stride', [((9, 1), 1), ((9, 1), 2), ((1, 1), 1), ((1, 1), 2)])
+def test_time_conv_equals_nnx_conv_with_gradients(kernel, stride):
+  """``gcn_units.TimeConv`` only lowers differently from ``nnx.Conv``: same outputs and gradients."""
+  from skeljax.models import gcn_units  # pylint: disable=import-outside-toplevel
+  conv = gcn_units.conv2d(8, 16, kernel=kernel, stride=stride, rngs=nnx.Rngs(0))
+  x = jax.random.normal(jax.random.key(1), (2, 13, 5, 8))
+  graphdef, state = nnx.split(conv)
+
+  def loss(call):
+    return lambda state, x: (call(nnx.merge(graphdef, state), x) * jnp.arange(16.0)).sum()
+
+  (v1, g1), (v2, g2) = (jax.value_and_grad(loss(call), argnums=(0, 1))(state, x)
+                        for call in (gcn_units.TimeConv.__call__, nnx.Conv.__call__))
+  np.testing.assert_allclose(v1, v2, rtol=1e-5)
+  for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):  # kernel, bias and input gradients
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+  assert conv(x).shape == nnx.Conv.__call__(conv, x).shape == (2, -(-13 // stride), 5, 16)
+  assert conv(x.astype(jnp.bfloat16)).dtype == jnp.float32  # promotes like nnx.Conv (float32 params)

@@ -46,6 +46,33 @@ def conv_branch_init(num_branches: int) -> nnx.Initializer:
   return init
 
 
+class TimeConv(nnx.Conv):
+  """``nnx.Conv`` with a ``(kT, 1)`` kernel over (T, V) and a stride in time only, computed in the forms that
+  XLA:CPU differentiates fast: the 1x1 case as a matmul, the ``(kT, 1)`` case as a ``(1, kT)`` conv over
+  ``[B, V, T, C]``.
+
+  Same parameters (``kernel [kT, 1, Ci, Co]``, ``bias``) and the same arithmetic as ``nnx.Conv``; only the
+  lowering differs. Hand-written because XLA:CPU's gradients of the direct forms are slow (measured on 2
+  cores: a (9, 1) conv's gradient 1.0 s vs 0.1 s transposed; a 1x1 conv's 143 ms vs 40 ms as a matmul; the
+  ST-GCN train step at batch 16 x 32 frames 4.3 s -> 2.5 s). On GPU the transposes fold into XLA's layout
+  assignment and both forms reach the same cuDNN / cuBLAS kernels.
+  """
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.kernel[...]
+    bias = self.bias[...] if self.bias is not None else None
+    x, kernel, bias = self.promote_dtype((x, kernel, bias), dtype=self.dtype)
+    stride = self.strides[0]
+    if kernel.shape[:2] == (1, 1):
+      y = jnp.einsum('btvc,cd->btvd', x[:, ::stride], kernel[0, 0])
+    else:
+      y = jax.lax.conv_general_dilated(
+          x.transpose(0, 2, 1, 3), kernel.transpose(1, 0, 2, 3), window_strides=(1, stride),
+          padding=((0, 0), tuple(self.padding[0])), dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+      y = y.transpose(0, 2, 1, 3)
+    return y if bias is None else y + bias
+
+
 def conv2d(c_in: int, c_out: int, *, rngs: nnx.Rngs, kernel: tuple[int, int] = (1, 1), stride: int = 1,
            init: str = 'torch', kernel_init: nnx.Initializer | None = None) -> nnx.Conv:
   """A PyTorch-style Conv2d over (T, V) with bias; ``init`` 'torch' (PyTorch default) or 'kaiming' (fan_out).
@@ -62,7 +89,9 @@ def conv2d(c_in: int, c_out: int, *, rngs: nnx.Rngs, kernel: tuple[int, int] = (
   if kernel_init is not None:
     k_init, b_init = kernel_init, zeros_init
   pad_t = (kernel[0] - 1) // 2
-  return nnx.Conv(c_in, c_out, kernel, strides=(stride, 1), padding=((pad_t, pad_t), (0, 0)),
+  if kernel[1] != 1:
+    raise ValueError(f'GCN convs have a (kT, 1) kernel, got {kernel}')
+  return TimeConv(c_in, c_out, kernel, strides=(stride, 1), padding=((pad_t, pad_t), (0, 0)),
                   kernel_init=k_init, bias_init=b_init, rngs=rngs)
 
 
