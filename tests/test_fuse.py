@@ -132,6 +132,18 @@ def test_reads_mmaction_dump_with_torch_tensors(tmp_path, fake_torch, streams):
   assert fuse.fuse_files([str(dump), streams[1]], [1, 1]) == fuse.fuse_files(list(streams), [1, 1])
 
 
+def test_reads_mmaction_1_0_dump_with_nested_label_data(tmp_path, fake_torch, streams):
+  # MMAction2 1.0 / 1.1 ActionDataSample.to_dict(): pred_scores / gt_labels are LabelData dicts with 'item'.
+  entries = [{'pred_scores': {'item': _Tensor(np.asarray(s, np.float32))},
+              'pred_labels': {'item': _Tensor(np.array([np.argmax(s)]))},
+              'gt_labels': {'item': _Tensor(np.array([y]))}} for s, y in zip(JOINT, LABELS)]
+  dump = tmp_path / 'mmaction_1_0_joint.pkl'
+  dump.write_bytes(pickle.dumps(entries, protocol=2))
+  scores, labels = fuse.load_results(dump)
+  np.testing.assert_array_equal(scores, np.asarray(JOINT, np.float32).astype(np.float64))
+  np.testing.assert_array_equal(labels, LABELS)
+
+
 def test_bad_inputs_name_the_file(tmp_path, streams, capsys):
   joint, _ = streams
   other = _dump(tmp_path / 'shuffled.pkl', BONE, [1, 0, 2, 3])

@@ -4,7 +4,8 @@
   python -m skeljax.tools.fuse --results j.pkl b.pkl jm.pkl bm.pkl --coefficients 2 2 1 1 [--apply-softmax]
 
 Each file is a result pickle in MMAction2 1.x form: a list with one dict per test sample holding ``pred_score``
-(class scores, already clip-averaged probabilities for GCN / I3D heads) and ``gt_label``, as written by
+(class scores, already clip-averaged probabilities for GCN / I3D heads) and ``gt_label`` (1.0 / 1.1 dumps:
+``pred_scores['item']`` and ``gt_labels['item']``), as written by
 ``python -m skeljax.main --mode=eval --out=...`` (numpy) or MMAction2's ``tools/test.py --dump`` (torch tensors,
 read without PyTorch and without running pickle code). The fused score is the weighted sum of the (optionally
 softmaxed) scores; the tool prints top-1, top-5 and mean-class accuracy against ``gt_label``.
@@ -31,6 +32,20 @@ def _as_label(value, path: pathlib.Path, index: int) -> int:
   return int(label.reshape(()))
 
 
+def _entry_1x(entry):
+  """MMAction2 1.0 / 1.1 dumps nest scores and labels as ``pred_scores={'item': ...}`` /
+  ``gt_labels={'item': ...}`` (their ``LabelData``); 1.2 and skeljax write ``pred_score`` / ``gt_label``."""
+  if not isinstance(entry, dict) or 'pred_score' in entry:
+    return entry
+  nested = {'pred_scores': 'pred_score', 'gt_labels': 'gt_label'}
+  out = dict(entry)
+  for old_key, new_key in nested.items():
+    value = entry.get(old_key)
+    if isinstance(value, dict) and 'item' in value:
+      out[new_key] = value['item']
+  return out
+
+
 def load_results(path: str | pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
   """Reads a result pickle -> (scores [N, num_classes] float64, labels [N] int64), validating every entry."""
   path = pathlib.Path(path)
@@ -46,6 +61,7 @@ def load_results(path: str | pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f'{path}: expected a non-empty list of per-sample dicts, got {type(entries).__name__}')
   scores, labels = [], []
   for i, entry in enumerate(entries):
+    entry = _entry_1x(entry)
     if not isinstance(entry, dict) or 'pred_score' not in entry or 'gt_label' not in entry:
       keys = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
       raise ValueError(f'{path}: sample {i} lacks pred_score/gt_label (has {keys})')
