@@ -7,7 +7,8 @@ r"""Classify one skeleton clip and print the top-5 classes with their probabilit
 ``--model`` is an export folder (``python -m skeljax.main --mode=export``; the config and class names come
 with it) or a training workdir / checkpoint folder together with ``--config``. ``--input`` is an annotation
 pickle (``--index`` picks the record, ``--split`` the split of a PySKL-style file), a raw NTU RGB+D
-``.skeleton`` file, or an st-gcn Kinetics-skeleton ``.json`` file. The config's test pipeline prepares the
+``.skeleton`` file, or an st-gcn Kinetics-skeleton ``.json`` file (OpenPose-18; reordered to COCO-17 for
+COCO-17 models such as the 2D ST-GCN and PoseC3D configs). The config's test pipeline prepares the
 clip exactly as evaluation does (e.g. 10 clips for the 1.x GCN recipes, 10 clips x 2 flips for PoseC3D).
 """
 
@@ -111,14 +112,26 @@ class Predictor:
     return [(int(i), self.labels[i], float(probs[i])) for i in order]
 
 
+def model_num_joints(cfg) -> int:
+  """Joints per frame the configured model reads (PoseC3D: its heatmap channels)."""
+  if cfg.model.name == 'posec3d':
+    return cfg.model.get('backbone', {}).get('in_channels', 17)
+  from skeljax.models import graph as graph_lib  # pylint: disable=g-import-not-at-top
+  return graph_lib.get_layout(cfg.model.graph_cfg.layout).num_node
+
+
+def fit_layout(record: dict, cfg) -> dict:
+  """An OpenPose-18 clip (Kinetics-skeleton JSON) for a COCO-17 model: reordered to COCO-17, neck dropped."""
+  if np.asarray(record['keypoint']).shape[2:3] == (18,) and model_num_joints(cfg) == 17:
+    from skeljax.data import openpose_json  # pylint: disable=g-import-not-at-top
+    return openpose_json.openpose18_to_coco17(record)
+  return record
+
+
 def check_joints(record: Mapping, cfg, path) -> None:
   """Fails clearly when the clip's joint count or dimensionality does not fit the model's layout."""
   keypoint = np.asarray(record['keypoint'])
-  if cfg.model.name == 'posec3d':
-    expected = cfg.model.get('backbone', {}).get('in_channels', 17)
-  else:
-    from skeljax.models import graph as graph_lib  # pylint: disable=g-import-not-at-top
-    expected = graph_lib.get_layout(cfg.model.graph_cfg.layout).num_node
+  expected = model_num_joints(cfg)
   if keypoint.ndim != 4 or keypoint.shape[2] != expected:
     raise ValueError(f'{path}: clip {record.get("frame_dir", "?")!r} has keypoint shape {keypoint.shape} '
                      f'([M, T, V, C]) but the model expects V = {expected} joints')
@@ -130,7 +143,7 @@ def run(model: str, input_path: str, *, cfg=None, index: int = 0, split: str | N
   try:
     predictor = Predictor(model, cfg, label_names)
     modality = '2d' if _uses_2d_input(predictor.cfg) else '3d'
-    record = read_input(input_path, index=index, split=split, modality=modality)
+    record = fit_layout(read_input(input_path, index=index, split=split, modality=modality), predictor.cfg)
     check_joints(record, predictor.cfg, input_path)
     top = predictor.top_k(record, topk)
   except (FileNotFoundError, ValueError, IndexError, KeyError) as e:

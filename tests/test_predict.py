@@ -108,3 +108,25 @@ def test_label_maps(tmp_path):
     label_maps.get_label_names(str(path), 99)
   with pytest.raises(FileNotFoundError, match='missing.txt'):
     label_maps.get_label_names(str(tmp_path / 'missing.txt'))
+
+
+def test_predict_kinetics_json_with_a_coco17_model(sample_data, tmp_path, capsys):
+  """An OpenPose-18 Kinetics-skeleton clip runs through a COCO-17 2D model, reordered to COCO-17."""
+  from skeljax.data import kinetics_json, openpose_json  # pylint: disable=g-import-not-at-top
+  cfg = stgcn_ntu60.get_config('synthetic,2d')
+  model = nnx.jit(lambda: create_model(cfg.model, nnx.Rngs(5)))()
+  convert.save_converted(model, tmp_path, {'source': 'test'})
+  path = sample_data.path('kinetics_json_hluong89/--33Lscn6sk.json')
+  assert predict.run(str(tmp_path), str(path), cfg=cfg) == 0
+  printed = _printed(capsys.readouterr().out)
+  assert [r[0] for r in printed] == [1, 2, 3, 4, 5]
+  # The COCO-17 clip is the OpenPose-18 one with joints picked by name: e.g. COCO 5 (left shoulder) is OP 5,
+  # COCO 6 (right shoulder) is OP 2, COCO 1 (left eye) is OP 15; the neck (OP 1) is gone.
+  raw = kinetics_json.load_kinetics_json(path)
+  coco = openpose_json.openpose18_to_coco17(raw)
+  assert coco['keypoint'].shape[2] == 17
+  for coco_joint, op_joint in [(0, 0), (1, 15), (2, 14), (5, 5), (6, 2), (9, 7), (10, 4), (15, 13), (16, 10)]:
+    np.testing.assert_array_equal(coco['keypoint'][:, :, coco_joint], raw['keypoint'][:, :, op_joint])
+    np.testing.assert_array_equal(coco['keypoint_score'][:, :, coco_joint], raw['keypoint_score'][:, :, op_joint])
+  probs = predict.Predictor(tmp_path, cfg).probabilities(coco)
+  assert [round(float(probs[c]), 4) for _, _, _, c in printed] == [r[2] for r in printed]

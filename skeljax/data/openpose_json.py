@@ -19,6 +19,9 @@ import numpy as np
 
 # BODY_25 joints that form the OpenPose-18 layout (drops MidHip 8 and the six foot joints 19-24).
 BODY25_TO_OPENPOSE18 = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
+# OpenPose-18 joint of each COCO-17 joint (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles,
+# left before right); OpenPose's neck (1) has no COCO counterpart.
+OPENPOSE18_TO_COCO17 = (0, 15, 14, 17, 16, 5, 2, 6, 3, 7, 4, 11, 8, 12, 9, 13, 10)
 _FRAME_FILE = re.compile(r'(.+)_(\d+)_keypoints\.json$')
 _POSE_KEYS = ('pose_keypoints_2d', 'pose_keypoints')
 
@@ -123,6 +126,19 @@ def load_openpose_clip(paths: Sequence[str | os.PathLike], *, label: int, frame_
   if img_shape is not None:
     record['img_shape'] = record['original_shape'] = tuple(int(v) for v in img_shape)
   return record
+
+
+def openpose18_to_coco17(record: dict) -> dict:
+  """A copy of an OpenPose-18 record (``keypoint [M, T, 18, C]``) in the COCO-17 joint order (neck dropped),
+  so that models trained on COCO-17 keypoints (HRNet 2D ST-GCN, PoseC3D) can read Kinetics-skeleton clips."""
+  keypoint = np.asarray(record['keypoint'])
+  if keypoint.ndim != 4 or keypoint.shape[2] != 18:
+    raise OpenPoseJsonError(f'{record.get("frame_dir", "?")}: openpose18_to_coco17 needs keypoint [M, T, 18, C], '
+                            f'got {keypoint.shape}')
+  out = dict(record, keypoint=np.ascontiguousarray(keypoint[:, :, OPENPOSE18_TO_COCO17]))
+  if 'keypoint_score' in record:
+    out['keypoint_score'] = np.ascontiguousarray(np.asarray(record['keypoint_score'])[:, :, OPENPOSE18_TO_COCO17])
+  return out
 
 
 # ----- the aggregorio OpenPose-18 dataset (MatteoTurla/STGCN-action-recognition) -----
