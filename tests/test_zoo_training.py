@@ -3,7 +3,7 @@
 Each case trains a few steps on slices of the built embedded dataset, validates, and evaluates the final
 checkpoint with the test pipeline: PoseC3D with device-rendered heatmaps, grad clipping and host-rendered
 multi-clip x flip test volumes (backbone shrunk to one stage: the wiring is the point, the full network is covered
-by the parity tests); ST-GCN on BABEL's class-balanced focal loss; 2s-AGCN on NW-UCLA's warm-up + step schedule.
+by the parity tests); ST-GCN on BABEL's class-balanced focal loss and on NW-UCLA's warm-up + step schedule.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def test_babel_synthetic_trains_with_class_balanced_focal_loss(data_dir, tmp_pat
 
 
 def test_nwucla_synthetic_trains_through_warmup(data_dir, tmp_path):
-  cfg = _config('agcn_nwucla', 'synthetic', data_dir)
+  cfg = _config('stgcn_nwucla', 'synthetic', data_dir)
   assert cfg.schedule.warmup_epochs > 0 and cfg.schedule.warmup_style == 'epoch'
   records = _train_and_test(cfg, tmp_path)
   # Epoch 0 of 5 warm-up epochs: lr = base / 5 on both steps.
