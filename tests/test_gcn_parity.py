@@ -97,11 +97,6 @@ def load(request, name: str) -> Loaded:
   return _LOADED[name]
 
 
-# Eval parity runs for every fixture model in CI. The batch-statistics forward of the 0.x models (T = 300)
-# repeats the same BatchNorm code on a bigger batch, so it runs only in `make test-all`.
-_SLOW_TRAIN = ('stgcn0x_ntu3d', 'stgcn0x_coco', 'agcn0x_ntu3d')
-TRAIN_CASES = [pytest.param(n, marks=pytest.mark.slow) if n in _SLOW_TRAIN else n for n in CASES]
-
 
 @nnx.jit
 def _scores_and_features(model, x):
@@ -120,7 +115,7 @@ def test_gcn_eval_parity(request, name):
   assert_close_to_scale(features[:, 0], loaded.fixture_dir.require(ref, 'pooled_feature'), 'pooled feature')
 
 
-@pytest.mark.parametrize('name', TRAIN_CASES)
+@pytest.mark.parametrize('name', list(CASES))
 def test_gcn_train_mode_parity(request, name):
   """Batch-statistics forward: logits, loss, and running stats after exactly one update."""
   loaded = load(request, name)
