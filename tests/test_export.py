@@ -48,7 +48,6 @@ def test_export_roundtrip_gcn(tmp_path):
     loaded(_x((1, 1, 2, 15, 25, 3)))
 
 
-@pytest.mark.slow
 def test_export_symbolic_frames(tmp_path):
   """BABEL keeps every frame, so T is symbolic too; the artefact takes any clip length."""
   cfg = stgcn_babel.get_config('babel60')

@@ -48,7 +48,7 @@ def conv_branch_init(num_branches: int) -> nnx.Initializer:
 
 class TimeConv(nnx.Conv):
   """``nnx.Conv`` with a ``(kT, 1)`` kernel over (T, V) and a stride in time only, computed in the forms that
-  XLA:CPU differentiates fast: the 1x1 case as a matmul, the ``(kT, 1)`` case as a ``(1, kT)`` conv over
+  XLA:CPU differentiates fast: an unstrided 1x1 conv as a matmul, the others as ``(1, kT)`` convs over
   ``[B, V, T, C]``.
 
   Same parameters (``kernel [kT, 1, Ci, Co]``, ``bias``) and the same arithmetic as ``nnx.Conv``; only the
@@ -63,9 +63,11 @@ class TimeConv(nnx.Conv):
     bias = self.bias[...] if self.bias is not None else None
     x, kernel, bias = self.promote_dtype((x, kernel, bias), dtype=self.dtype)
     stride = self.strides[0]
-    if kernel.shape[:2] == (1, 1):
-      y = jnp.einsum('btvc,cd->btvd', x[:, ::stride], kernel[0, 0])
+    if kernel.shape[:2] == (1, 1) and stride == 1:
+      y = jnp.einsum('btvc,cd->btvd', x, kernel[0, 0])
     else:
+      # Strided 1x1 convs (two residuals per network) stay convs: a strided slice's symbolic length
+      # (floordiv(t + 1, 2)) would not match the conv branch's (floordiv(t - 1, 2) + 1) in a jax.export trace.
       y = jax.lax.conv_general_dilated(
           x.transpose(0, 2, 1, 3), kernel.transpose(1, 0, 2, 3), window_strides=(1, stride),
           padding=((0, 0), tuple(self.padding[0])), dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
