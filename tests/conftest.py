@@ -80,3 +80,15 @@ def parity_0x() -> FixtureDir:
 def sample_data() -> FixtureDir:
   """Small real skeleton data from public datasets (never copied into the repository)."""
   return FixtureDir('SKELJAX_DATA_DIR', REPO.parent / 'shared' / 'data', 'sample skeleton data')
+
+
+def install_fake_modules(monkeypatch, modules: dict[str, dict], functions: dict[object, str]) -> None:
+  """Registers stand-in modules (name -> attributes) in ``sys.modules`` for one test and gives each function
+  in ``functions`` the module name a pickler should write for it (tests that hand-build torch pickles)."""
+  import types  # pylint: disable=import-outside-toplevel
+  for name, attrs in modules.items():
+    module = types.ModuleType(name)
+    module.__dict__.update(attrs)
+    monkeypatch.setitem(sys.modules, name, module)
+  for function, module_name in functions.items():
+    monkeypatch.setattr(function, '__module__', module_name)

@@ -5,11 +5,11 @@ import io
 import pickle
 import struct
 import sys
-import types
 
 import numpy as np
 import pytest
 
+from conftest import install_fake_modules
 from skeljax.tools import fuse
 
 LABELS = [0, 1, 2, 3]
@@ -75,12 +75,7 @@ def fake_torch(monkeypatch):
                        'LongStorage': type('LongStorage', (), {'__module__': 'torch'})},
              'torch._utils': {'_rebuild_tensor_v2': _rebuild_tensor_v2},
              'torch.storage': {'_load_from_bytes': _load_from_bytes}}
-  for name, attrs in modules.items():
-    module = types.ModuleType(name)
-    module.__dict__.update(attrs)
-    monkeypatch.setitem(sys.modules, name, module)
-  monkeypatch.setattr(_rebuild_tensor_v2, '__module__', 'torch._utils')
-  monkeypatch.setattr(_load_from_bytes, '__module__', 'torch.storage')
+  install_fake_modules(monkeypatch, modules, {_rebuild_tensor_v2: 'torch._utils', _load_from_bytes: 'torch.storage'})
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ import io
 import pickle
 import struct
 import sys
-import types
 import zipfile
 
 import numpy as np
 import pytest
 
+from conftest import install_fake_modules
 from skeljax.checkpoint import torch_pickle
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -68,12 +68,8 @@ def fake_torch(monkeypatch):
       'torch._utils': {'_rebuild_tensor_v2': _rebuild_tensor_v2},
       'mmengine': {}, 'mmengine.logging': {}, 'mmengine.logging.history_buffer': {'HistoryBuffer': HistoryBuffer},
   }
-  for name, attrs in modules.items():
-    module = types.ModuleType(name)
-    module.__dict__.update(attrs)
-    monkeypatch.setitem(sys.modules, name, module)
-  monkeypatch.setattr(_rebuild_tensor_v2, '__module__', 'torch._utils')
-  monkeypatch.setattr(HistoryBuffer, '__module__', 'mmengine.logging.history_buffer')
+  install_fake_modules(monkeypatch, modules, {_rebuild_tensor_v2: 'torch._utils',
+                                              HistoryBuffer: 'mmengine.logging.history_buffer'})
 
 
 class _TorchPickler(pickle.Pickler):
