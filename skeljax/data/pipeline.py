@@ -110,10 +110,10 @@ def with_num_clips(cfgs: Sequence[Mapping], num_clips: int | None) -> list[dict]
   cfgs = [dict(cfg) for cfg in cfgs]
   if num_clips is None:
     return cfgs
-  samplers = [cfg for cfg in cfgs if cfg.get('type') in ('UniformSampleFrames', 'SampleFrames')]
+  samplers = [cfg for cfg in cfgs if cfg.get('type') == 'UniformSampleFrames']
   if not samplers:
-    raise ValueError(f'test_num_clips={num_clips}: the test pipeline has no UniformSampleFrames / SampleFrames '
-                     f'op to draw clips (its ops: {[cfg.get("type") for cfg in cfgs]})')
+    raise ValueError(f'test_num_clips={num_clips}: the test pipeline has no UniformSampleFrames op to draw '
+                     f'clips (its ops: {[cfg.get("type") for cfg in cfgs]})')
   for cfg in samplers:
     cfg['num_clips'] = int(num_clips)
   return cfgs
