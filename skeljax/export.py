@@ -54,7 +54,7 @@ def input_spec(cfg: ml_collections.ConfigDict) -> tuple[str, ...]:
       size = _eval_image_size(pipeline)
     channels = model.get('backbone', {}).get('in_channels', 17)
     return ('b', 'clips', frames, str(size[0]), str(size[1]), str(channels))
-  from skeljax.models import graph as graph_lib  # pylint: disable=g-import-not-at-top
+  from skeljax.models.gcn import graph as graph_lib  # pylint: disable=g-import-not-at-top
   formats = _ops(pipeline, 'FormatGCNInput')
   persons = formats[-1].get('num_person', 2) if formats else model.get('num_person', 2)
   joints = graph_lib.get_layout(model.graph_cfg.layout).num_node

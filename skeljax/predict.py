@@ -116,7 +116,7 @@ def model_num_joints(cfg) -> int:
   """Joints per frame the configured model reads (PoseC3D: its heatmap channels)."""
   if cfg.model.name == 'posec3d':
     return cfg.model.get('backbone', {}).get('in_channels', 17)
-  from skeljax.models import graph as graph_lib  # pylint: disable=g-import-not-at-top
+  from skeljax.models.gcn import graph as graph_lib  # pylint: disable=g-import-not-at-top
   return graph_lib.get_layout(cfg.model.graph_cfg.layout).num_node
 
 

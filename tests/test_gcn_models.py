@@ -10,9 +10,9 @@ from flax import nnx
 
 from skeljax.checkpoint.gcn_import import mmaction_key_map
 from skeljax.models import create_model
-from skeljax.models.aagcn import STCAttention
-from skeljax.models.gcn_head import GCNHead
-from skeljax.models.gcn_units import Adjacency
+from skeljax.models.gcn.units.aagcn_unit import STCAttention
+from skeljax.models.gcn.head import GCNHead
+from skeljax.models.gcn.units.conv import Adjacency
 
 
 def n_params(cfg: dict) -> int:
@@ -230,8 +230,8 @@ def test_batchnorm_bfloat16_input_keeps_float32_statistics():
 
 @pytest.mark.parametrize('kernel,stride', [((9, 1), 1), ((9, 1), 2), ((1, 1), 1), ((1, 1), 2)])
 def test_time_conv_equals_nnx_conv_with_gradients(kernel, stride):
-  """``gcn_units.TimeConv`` only lowers differently from ``nnx.Conv``: same outputs and gradients."""
-  from skeljax.models import gcn_units  # pylint: disable=import-outside-toplevel
+  """``units.conv.TimeConv`` only lowers differently from ``nnx.Conv``: same outputs and gradients."""
+  from skeljax.models.gcn.units import conv as gcn_units  # pylint: disable=import-outside-toplevel
   conv = gcn_units.conv2d(8, 16, kernel=kernel, stride=stride, rngs=nnx.Rngs(0))
   x = jax.random.normal(jax.random.key(1), (2, 13, 5, 8))
   graphdef, state = nnx.split(conv)

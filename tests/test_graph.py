@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skeljax.models import graph
+from skeljax.models.gcn import graph
 
 
 @pytest.mark.parametrize('layout, counts', [

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from skeljax.data import annotations, nwucla
-from skeljax.models import graph
+from skeljax.models.gcn import graph
 
 SLICE = 'nw_ucla_slice'
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from skeljax.data import synthetic
-from skeljax.models import graph
+from skeljax.models.gcn import graph
 
 
 def _split(n=52, **kwargs):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from skeljax.checkpoint.mmaction import KeyMap, load_state_dict_into
-from skeljax.models.aagcn import AAGCNRecognizer
-from skeljax.models.agcn import AGCNRecognizer
-from skeljax.models.gcn_backbone import GCNBlock
-from skeljax.models.gcn_recognizer import GCNRecognizer
-from skeljax.models.stgcn import STGCNRecognizer
+from skeljax.models.gcn.aagcn import AAGCNRecognizer
+from skeljax.models.gcn.agcn import AGCNRecognizer
+from skeljax.models.gcn.backbone import GCNBlock
+from skeljax.models.gcn.recognizer import GCNRecognizer
+from skeljax.models.gcn.stgcn import STGCNRecognizer
 
 EDITIONS = ('1.x', '0.x', 'pyskl')
 _BACKBONE = ('backbone',)

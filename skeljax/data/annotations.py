@@ -130,7 +130,7 @@ def _as_hw(value, what: str, err) -> tuple[int, int]:
 def _resolve_num_joints(num_joints: int | str | None) -> int | None:
   if num_joints is None or isinstance(num_joints, int):
     return num_joints
-  from skeljax.models import graph  # pylint: disable=g-import-not-at-top
+  from skeljax.models.gcn import graph  # pylint: disable=g-import-not-at-top
   return graph.get_layout(num_joints).num_node
 
 

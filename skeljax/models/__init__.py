@@ -14,9 +14,9 @@ from flax import nnx
 
 # name -> "module:factory"; imported lazily so that a family's import cost is paid only when used.
 MODELS = {
-    'stgcn': 'skeljax.models.stgcn:STGCNRecognizer',
-    'agcn': 'skeljax.models.agcn:AGCNRecognizer',
-    'aagcn': 'skeljax.models.aagcn:AAGCNRecognizer',
+    'stgcn': 'skeljax.models.gcn.stgcn:STGCNRecognizer',
+    'agcn': 'skeljax.models.gcn.agcn:AGCNRecognizer',
+    'aagcn': 'skeljax.models.gcn.aagcn:AAGCNRecognizer',
     'posec3d': 'skeljax.models.posec3d:PoseC3DRecognizer',
 }
 

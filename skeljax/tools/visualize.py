@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from skeljax.data.heatmap import COCO_LIMBS, GeneratePoseTarget  # noqa: E402
-from skeljax.models.graph import get_layout  # noqa: E402
+from skeljax.models.gcn.graph import get_layout  # noqa: E402
 
 _LAYOUT_BY_JOINTS = {17: 'coco', 18: 'openpose', 20: 'nw-ucla', 25: 'nturgb+d'}
 _BACKGROUND = (255, 255, 255)

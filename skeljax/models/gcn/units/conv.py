@@ -1,4 +1,4 @@
-"""Building blocks shared by the GCN families: fixed-graph buffer, 1x1 / temporal convs, ST-GCN graph conv.
+"""Convolutions and initialisers every GCN unit builds on: fixed-graph buffer, ``TimeConv``, ``conv2d``.
 
 Activations are channel-last ``[B, T, V, C]`` with ``B = N * M`` (person index fastest, as in MMAction2).
 A 2-D ``nnx.Conv`` over (T, V) keeps PyTorch's kernel layout one transpose away (``[kT, kV, I, O]``), so
@@ -95,51 +95,6 @@ def conv2d(c_in: int, c_out: int, *, rngs: nnx.Rngs, kernel: tuple[int, int] = (
     raise ValueError(f'GCN convs have a (kT, 1) kernel, got {kernel}')
   return TimeConv(c_in, c_out, kernel, strides=(stride, 1), padding=((pad_t, pad_t), (0, 0)),
                   kernel_init=k_init, bias_init=b_init, rngs=rngs)
-
-
-class TemporalConv(nnx.Module):
-  """``unit_tcn``: Conv (k, 1) with stride (s, 1) -> BN -> Dropout. ``[B, T, V, Ci] -> [B, ceil(T/s), V, Co]``.
-
-  With ``kernel_size=1`` it is the strided 1x1 conv + BN residual of a block whose shape changes.
-  """
-
-  def __init__(self, c_in: int, c_out: int, *, kernel_size: int = 9, stride: int = 1, dropout: float = 0.0,
-               init: str = 'kaiming', rngs: nnx.Rngs):
-    self.conv = conv2d(c_in, c_out, kernel=(kernel_size, 1), stride=stride, init=init, rngs=rngs)
-    self.bn = layers.BatchNorm(c_out)
-    self.drop = nnx.Dropout(dropout, rngs=rngs) if dropout > 0 else None
-
-  def __call__(self, x: jax.Array) -> jax.Array:
-    x = self.bn(self.conv(x))
-    return self.drop(x) if self.drop is not None else x
-
-
-class GraphConv(nnx.Module):
-  """ST-GCN ``unit_gcn`` (conv first, learnable edge importance): ``[B, T, V, Ci] -> [B, T, V, Co]``.
-
-  1x1 conv to K * Co channels in k-major order (channel ``k * Co + c``), then
-  ``out[..., w, c] = sum_{k, v} x[..., v, k, c] * (A * PA)[k, v, w]``, then BN and ReLU. MMAction2 0.x puts
-  this BN + ReLU at the head of its ``tcn``; the arithmetic is the same, only checkpoint names differ.
-  """
-
-  def __init__(self, c_in: int, c_out: int, adjacency: np.ndarray, *, edge_importance: bool = True,
-               init: str = 'torch', rngs: nnx.Rngs):
-    adjacency = np.asarray(adjacency, np.float32)
-    self.num_subsets = adjacency.shape[0]
-    self.c_out = c_out
-    self.A = Adjacency(jnp.asarray(adjacency))
-    # Edge importance starts at 1 (MMAction2 'importance'); without it A is used as is.
-    self.PA = nnx.Param(jnp.ones(adjacency.shape, jnp.float32)) if edge_importance else None
-    self.conv = conv2d(c_in, self.num_subsets * c_out, init=init, rngs=rngs)
-    self.bn = layers.BatchNorm(c_out)
-
-  def __call__(self, x: jax.Array) -> jax.Array:
-    adjacency = self.A[...] if self.PA is None else self.A[...] * self.PA[...]
-    y = self.conv(x)
-    y = y.reshape(y.shape[:-1] + (self.num_subsets, self.c_out))
-    # A is a float32 buffer: cast it so a bfloat16 step does not promote the aggregation back to float32.
-    y = jnp.einsum('btvkc,kvw->btwc', y, adjacency.astype(y.dtype))
-    return jax.nn.relu(self.bn(y))
 
 
 def check_adjacency(adjacency: np.ndarray) -> np.ndarray:

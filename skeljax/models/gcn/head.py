@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from skeljax.models.gcn_units import zeros_init
+from skeljax.models.gcn.units.conv import zeros_init
 
 HEAD_TYPES = ('gcn', 'stgcn0x')
 

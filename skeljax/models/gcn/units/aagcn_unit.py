@@ -1,14 +1,11 @@
-"""AAGCN (Shi et al. 2020) as in MMAction2 1.x ``AAGCN`` + ``GCNHead`` (also PySKL's unit).
+"""AAGCN's adaptive unit as in MMAction2 1.x ``unit_aagcn`` (also PySKL's), with its optional attention.
 
-Unit, per subset k: ``S_k = tanh(theta(x) . phi(x) / (inter * T))``; aggregate x with ``A_k + alpha * S_k``
+Per subset k: ``S_k = tanh(theta(x) . phi(x) / (inter * T))``; aggregate x with ``A_k + alpha * S_k``
 (A learnable from the graph, alpha from 0), 1x1 ``conv_d``; ``y = ReLU(BN(sum_k) + down(x))``; then,
 with ``attention=True``, spatial, temporal and channel attention, each ``y <- y * sigmoid(.) + y``.
-MMAction2's 1.x "2s-agcn" configs use ``gcn_attention=False`` (our default); the class default there is True.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
@@ -16,13 +13,8 @@ import numpy as np
 from flax import nnx
 
 from skeljax.models import layers
-from skeljax.models.agcn import Down, aggregate, attention_logits
-from skeljax.models.gcn_backbone import GCNBackbone
-from skeljax.models.gcn_head import GCNHead
-from skeljax.models.gcn_recognizer import GCNRecognizer, build_graph, check_edition
-from skeljax.models.gcn_units import conv2d, conv_branch_init, zeros_init
-
-DEFAULT_GRAPH = {'layout': 'nturgb+d', 'strategy': 'spatial'}
+from skeljax.models.gcn.units.agcn_unit import Down, aggregate, attention_logits
+from skeljax.models.gcn.units.conv import conv2d, conv_branch_init, zeros_init
 
 
 def _conv1d(c_in: int, c_out: int, kernel: int, kernel_init: nnx.Initializer, rngs: nnx.Rngs) -> nnx.Conv:
@@ -84,25 +76,3 @@ class AAGCNUnit(nnx.Module):
     residual = self.down(x) if self.down is not None else x
     y = jax.nn.relu(self.bn(y) + residual)
     return self.attention(y) if self.attention is not None else y
-
-
-class AAGCNRecognizer(GCNRecognizer):
-  """1.x AAGCN recognizer: ``x [N, clips, M, T, V, C] -> [N, clips, num_classes]``."""
-
-  def __init__(self, *, num_classes: int, in_channels: int = 3, graph_cfg: Mapping | None = None,
-               num_person: int = 2, data_bn_type: str | None = 'MVC', attention: bool = False,
-               tcn_dropout: float = 0.0, head_dropout: float = 0.0, head: str = 'gcn', edition: str = '1.x',
-               rngs: nnx.Rngs):
-    if check_edition(edition) != '1.x':
-      raise ValueError(f"'aagcn' is the MMAction2 1.x unit (edition '1.x'); for 0.x use 'agcn', got {edition!r}")
-    self.edition = edition
-    adjacency = build_graph(graph_cfg, DEFAULT_GRAPH)
-
-    def gcn_unit(c_in, c_out, a, unit_rngs):
-      return AAGCNUnit(c_in, c_out, a, attention=attention, rngs=unit_rngs)
-
-    self.backbone = GCNBackbone(adjacency, gcn_unit, in_channels=in_channels, num_person=num_person,
-                                data_bn_type=data_bn_type, tcn_dropout=tcn_dropout, conv_init='kaiming',
-                                rngs=rngs)
-    self.cls_head = GCNHead(self.backbone.out_channels, num_classes, dropout=head_dropout, head_type=head,
-                            rngs=rngs)

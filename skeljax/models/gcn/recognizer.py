@@ -9,9 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from skeljax.models import graph as graph_lib
-from skeljax.models.gcn_backbone import GCNBackbone
-from skeljax.models.gcn_head import GCNHead
+from skeljax.models.gcn import graph as graph_lib
+from skeljax.models.gcn.backbone import GCNBackbone
+from skeljax.models.gcn.head import GCNHead
 
 EDITIONS = ('1.x', '0.x')
 
@@ -19,7 +19,7 @@ EDITIONS = ('1.x', '0.x')
 def build_graph(graph_cfg: Mapping | None, default: Mapping) -> np.ndarray:
   """Adjacency ``[K, V, V]`` from ``{'layout', 'strategy' (or 1.x 'mode'), 'max_hop', 'dilation'}``.
 
-  Strategy names are the 1.x ones (``stgcn_spatial``, ``spatial``; see ``skeljax.models.graph``): a 0.x
+  Strategy names are the 1.x ones (``stgcn_spatial``, ``spatial``; see ``skeljax.models.gcn.graph``): a 0.x
   config's ``strategy='spatial'`` is ``stgcn_spatial`` here, and its ``'agcn'`` is ``spatial``.
   """
   cfg = dict(default if graph_cfg is None else graph_cfg)

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 
 from flax import nnx
 
-from skeljax.models.gcn_backbone import GCNBackbone
-from skeljax.models.gcn_head import GCNHead
-from skeljax.models.gcn_recognizer import GCNRecognizer, build_graph, check_edition
-from skeljax.models.gcn_units import GraphConv
+from skeljax.models.gcn.backbone import GCNBackbone
+from skeljax.models.gcn.head import GCNHead
+from skeljax.models.gcn.recognizer import GCNRecognizer, build_graph, check_edition
+from skeljax.models.gcn.units.graph_conv import GraphConv
 
 DEFAULT_GRAPHS = {
     '1.x': {'layout': 'nturgb+d', 'strategy': 'stgcn_spatial'},

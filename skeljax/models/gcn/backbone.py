@@ -14,7 +14,8 @@ import numpy as np
 from flax import nnx
 
 from skeljax.models import layers
-from skeljax.models.gcn_units import Adjacency, TemporalConv, check_adjacency
+from skeljax.models.gcn.units.conv import Adjacency, check_adjacency
+from skeljax.models.gcn.units.temporal_conv import TemporalConv
 
 # (c_in, c_out, adjacency, rngs) -> module mapping [B, T, V, c_in] -> [B, T, V, c_out]
 GcnUnitFn = Callable[[int, int, np.ndarray, nnx.Rngs], nnx.Module]
