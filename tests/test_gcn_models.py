@@ -228,11 +228,12 @@ def test_batchnorm_bfloat16_input_keeps_float32_statistics():
   np.testing.assert_allclose(bn.var[...], 0.9 + 0.1 * x32.var(0, ddof=1), rtol=1e-5)
 
 
-@pytest.mark.parametrize('kernel,stride', [((9, 1), 1), ((9, 1), 2), ((1, 1), 1), ((1, 1), 2)])
-def test_time_conv_equals_nnx_conv_with_gradients(kernel, stride):
+@pytest.mark.parametrize('kernel,stride,dilation', [((9, 1), 1, 1), ((9, 1), 2, 1), ((1, 1), 1, 1),
+                                                     ((1, 1), 2, 1), ((3, 1), 1, 3), ((3, 1), 2, 2)])
+def test_time_conv_equals_nnx_conv_with_gradients(kernel, stride, dilation):
   """``units.conv.TimeConv`` only lowers differently from ``nnx.Conv``: same outputs and gradients."""
   from skeljax.models.gcn.units import conv as gcn_units  # pylint: disable=import-outside-toplevel
-  conv = gcn_units.conv2d(8, 16, kernel=kernel, stride=stride, rngs=nnx.Rngs(0))
+  conv = gcn_units.conv2d(8, 16, kernel=kernel, stride=stride, dilation=dilation, rngs=nnx.Rngs(0))
   x = jax.random.normal(jax.random.key(1), (2, 13, 5, 8))
   graphdef, state = nnx.split(conv)
 

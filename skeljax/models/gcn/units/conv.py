@@ -62,7 +62,7 @@ class TimeConv(nnx.Conv):
     kernel = self.kernel[...]
     bias = self.bias[...] if self.bias is not None else None
     x, kernel, bias = self.promote_dtype((x, kernel, bias), dtype=self.dtype)
-    stride = self.strides[0]
+    stride, dilation = self.strides[0], self.kernel_dilation[0]
     if kernel.shape[:2] == (1, 1) and stride == 1:
       y = jnp.einsum('btvc,cd->btvd', x, kernel[0, 0])
     else:
@@ -70,16 +70,18 @@ class TimeConv(nnx.Conv):
       # (floordiv(t + 1, 2)) would not match the conv branch's (floordiv(t - 1, 2) + 1) in a jax.export trace.
       y = jax.lax.conv_general_dilated(
           x.transpose(0, 2, 1, 3), kernel.transpose(1, 0, 2, 3), window_strides=(1, stride),
-          padding=((0, 0), tuple(self.padding[0])), dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+          padding=((0, 0), tuple(self.padding[0])), rhs_dilation=(1, dilation),
+          dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
       y = y.transpose(0, 2, 1, 3)
     return y if bias is None else y + bias
 
 
 def conv2d(c_in: int, c_out: int, *, rngs: nnx.Rngs, kernel: tuple[int, int] = (1, 1), stride: int = 1,
-           init: str = 'torch', kernel_init: nnx.Initializer | None = None) -> nnx.Conv:
+           dilation: int = 1, init: str = 'torch', kernel_init: nnx.Initializer | None = None) -> nnx.Conv:
   """A PyTorch-style Conv2d over (T, V) with bias; ``init`` 'torch' (PyTorch default) or 'kaiming' (fan_out).
 
-  Padding is symmetric (kT - 1) / 2 in time and 0 over joints, as every GCN conv in MMAction2.
+  Padding is symmetric ``dilation * (kT - 1) / 2`` in time and 0 over joints, as every GCN conv in MMAction2
+  (``unit_tcn`` pads ``(k + (k - 1) * (d - 1) - 1) // 2``, the same number for odd k).
   """
   fan_in = c_in * kernel[0] * kernel[1]
   if init == 'torch':
@@ -90,11 +92,11 @@ def conv2d(c_in: int, c_out: int, *, rngs: nnx.Rngs, kernel: tuple[int, int] = (
     raise ValueError(f"conv init must be 'torch' or 'kaiming', got {init!r}")
   if kernel_init is not None:
     k_init, b_init = kernel_init, zeros_init
-  pad_t = (kernel[0] - 1) // 2
+  pad_t = (kernel[0] + (kernel[0] - 1) * (dilation - 1) - 1) // 2
   if kernel[1] != 1:
     raise ValueError(f'GCN convs have a (kT, 1) kernel, got {kernel}')
   return TimeConv(c_in, c_out, kernel, strides=(stride, 1), padding=((pad_t, pad_t), (0, 0)),
-                  kernel_init=k_init, bias_init=b_init, rngs=rngs)
+                  kernel_dilation=(dilation, 1), kernel_init=k_init, bias_init=b_init, rngs=rngs)
 
 
 def check_adjacency(adjacency: np.ndarray) -> np.ndarray:

@@ -15,9 +15,10 @@ class TemporalConv(nnx.Module):
   With ``kernel_size=1`` it is the strided 1x1 conv + BN residual of a block whose shape changes.
   """
 
-  def __init__(self, c_in: int, c_out: int, *, kernel_size: int = 9, stride: int = 1, dropout: float = 0.0,
-               init: str = 'kaiming', rngs: nnx.Rngs):
-    self.conv = conv2d(c_in, c_out, kernel=(kernel_size, 1), stride=stride, init=init, rngs=rngs)
+  def __init__(self, c_in: int, c_out: int, *, kernel_size: int = 9, stride: int = 1, dilation: int = 1,
+               dropout: float = 0.0, init: str = 'kaiming', rngs: nnx.Rngs):
+    self.conv = conv2d(c_in, c_out, kernel=(kernel_size, 1), stride=stride, dilation=dilation, init=init,
+                       rngs=rngs)
     self.bn = layers.BatchNorm(c_out)
     self.drop = nnx.Dropout(dropout, rngs=rngs) if dropout > 0 else None
 
