@@ -1,7 +1,7 @@
 """Shared test fixtures: locations of the MMAction2 parity fixtures and of the real sample data.
 
 Parity fixtures come from ``SKELJAX_PARITY_DIR`` (default ``../shared/parity``) and ``SKELJAX_PARITY0X_DIR``
-(default ``../shared/parity0x``). When a variable is set, a missing or unreadable file fails the test:
+(default ``../shared/parity0x``) and ``SKELJAX_PARITY_ZOO_DIR`` (default ``../shared/parity_zoo``). When a variable is set, a missing or unreadable file fails the test:
 other fixture sets with the same layout are used to check these tests, so a skip would hide a bug.
 Without the variable and without the default folder, parity tests skip with a message saying so.
 """
@@ -74,6 +74,12 @@ def parity_1x() -> FixtureDir:
 def parity_0x() -> FixtureDir:
   """MMAction2 0.24.1 fixtures."""
   return FixtureDir('SKELJAX_PARITY0X_DIR', REPO.parent / 'shared' / 'parity0x', 'MMAction2 0.x parity')
+
+
+@pytest.fixture(scope='session')
+def parity_zoo() -> FixtureDir:
+  """ST-GCN++, CTR-GCN, MS-G3D and DG-STGCN fixtures (MMAction2 1.2.0, its projects/, PySKL)."""
+  return FixtureDir('SKELJAX_PARITY_ZOO_DIR', REPO.parent / 'shared' / 'parity_zoo', 'model-zoo parity')
 
 
 @pytest.fixture(scope='session')
