@@ -3,14 +3,16 @@
 ``mmaction_key_map(model, edition)`` names every checkpoint tensor and where it goes; the fixed graph
 buffers (``backbone.A``, 1.x ST-GCN's ``backbone.gcn.{i}.gcn.A``) are checks, so a checkpoint run with the
 other edition's graph (the NTU and COCO edge lists changed between 0.x and 1.x) fails loudly instead of
-giving silently wrong scores. ``edition='pyskl'`` is 1.x naming with PySKL's head name ``cls_head.fc_cls``.
+giving silently wrong scores. The classifier may be named ``cls_head.fc`` (MMAction2 ``GCNHead``, 0.x
+``STGCNHead``) or ``cls_head.fc_cls`` (PySKL's ``GCNHead``) in any edition: ``classifier_prefix`` reads which
+from the state dict. ``edition='pyskl'`` is 1.x naming whose key map defaults to ``cls_head.fc_cls``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from skeljax.checkpoint.mmaction import KeyMap, load_state_dict_into
+from skeljax.checkpoint.mmaction import CheckpointMismatchError, KeyMap, load_state_dict_into
 from skeljax.models.gcn.aagcn import AAGCNRecognizer
 from skeljax.models.gcn.agcn import AGCNRecognizer
 from skeljax.models.gcn.backbone import GCNBlock
@@ -18,7 +20,35 @@ from skeljax.models.gcn.recognizer import GCNRecognizer
 from skeljax.models.gcn.stgcn import STGCNRecognizer
 
 EDITIONS = ('1.x', '0.x', 'pyskl')
+# The classifier Linear of a GCN recognizer: MMAction2's GCNHead (and 0.x STGCNHead) call it `fc`, PySKL's `fc_cls`.
+HEAD_PREFIXES = ('cls_head.fc', 'cls_head.fc_cls')
 _BACKBONE = ('backbone',)
+
+
+def classifier_prefix(state_dict, source: str = 'checkpoint') -> str:
+  """The classifier's key prefix in a GCN state dict: 'cls_head.fc' (MMAction2) or 'cls_head.fc_cls' (PySKL).
+
+  Raises ``CheckpointMismatchError`` naming ``source`` when the state dict has both or neither.
+  """
+  found = [p for p in HEAD_PREFIXES if any(k.startswith(p + '.') for k in state_dict)]
+  if len(found) == 1:
+    return found[0]
+  if found:
+    raise CheckpointMismatchError(
+        f'{source} has two classifiers, cls_head.fc.* (MMAction2 GCNHead) and cls_head.fc_cls.* (PySKL '
+        'GCNHead); a GCN checkpoint has exactly one')
+  heads = sorted({k.rsplit('.', 1)[0] for k in state_dict if k.startswith('cls_head.')})
+  raise CheckpointMismatchError(
+      f'{source} has no classifier: expected cls_head.fc.weight/bias (MMAction2 GCNHead) or '
+      f'cls_head.fc_cls.weight/bias (PySKL GCNHead); its cls_head tensors: {heads or "none"}')
+
+
+def add_classifier(key_map: KeyMap, prefix: str, path: tuple = ('cls_head', 'fc')) -> None:
+  """Maps the classifier at ``prefix`` (see ``classifier_prefix``) onto the model's head Linear at ``path``."""
+  if prefix not in HEAD_PREFIXES:
+    raise ValueError(f'GCN classifier prefix must be one of {HEAD_PREFIXES}, got {prefix!r}')
+  # 0.x STGCNHead's 1x1 conv kernel [C, 256, 1, 1] squeezes to the same Dense kernel (linear_to_flax).
+  key_map.add_linear(prefix, path)
 
 
 def _block_path(i: int, *rest) -> tuple:
@@ -27,11 +57,6 @@ def _block_path(i: int, *rest) -> tuple:
 
 def _adjacency(model: GCNRecognizer) -> np.ndarray:
   return np.asarray(model.backbone.A[...])
-
-
-def _add_head(key_map: KeyMap, edition: str) -> None:
-  # 0.x STGCNHead's 1x1 conv kernel [C, 256, 1, 1] squeezes to the same Dense kernel (linear_to_flax).
-  key_map.add_linear('cls_head.fc_cls' if edition == 'pyskl' else 'cls_head.fc', ('cls_head', 'fc'))
 
 
 def _add_residual(key_map: KeyMap, prefix: str, i: int, block: GCNBlock, conv: str, bn: str) -> None:
@@ -106,8 +131,11 @@ def _aagcn_1x(model: AAGCNRecognizer, key_map: KeyMap) -> None:
     _add_residual(key_map, prefix, i, block, 'conv', 'bn')
 
 
-def mmaction_key_map(model: GCNRecognizer, edition: str) -> KeyMap:
-  """The KeyMap of an MMAction2 ``edition`` ('1.x', '0.x' or 'pyskl') checkpoint for this GCN model."""
+def mmaction_key_map(model: GCNRecognizer, edition: str, head_prefix: str | None = None) -> KeyMap:
+  """The KeyMap of an MMAction2 ``edition`` ('1.x', '0.x' or 'pyskl') checkpoint for this GCN model.
+
+  ``head_prefix`` names the classifier ('cls_head.fc' or 'cls_head.fc_cls'); None means the edition's own.
+  """
   if edition not in EDITIONS:
     raise ValueError(f'edition must be one of {EDITIONS}, got {edition!r}')
   key_map = KeyMap()
@@ -126,7 +154,7 @@ def mmaction_key_map(model: GCNRecognizer, edition: str) -> KeyMap:
     _aagcn_1x(model, key_map)
   else:
     raise TypeError(f'not a skeljax GCN recognizer: {type(model).__name__}')
-  _add_head(key_map, edition)
+  add_classifier(key_map, head_prefix or ('cls_head.fc_cls' if edition == 'pyskl' else 'cls_head.fc'))
   return key_map
 
 
@@ -135,11 +163,13 @@ def import_mmaction_gcn(model: GCNRecognizer, state_dict: dict[str, np.ndarray],
   """Loads an MMAction2/PySKL GCN ``state_dict`` into ``model`` in place.
 
   ``edition`` ('1.x', '0.x', 'pyskl') names the checkpoint's key layout; None means the model's own
-  ``edition`` (the one it was built for). Raises ``CheckpointMismatchError`` listing every unknown, missing
-  or mis-shaped key and every graph buffer that differs from the model's graph. ``source`` (e.g. the file
-  name) prefixes the message.
+  ``edition`` (the one it was built for). The classifier may be ``cls_head.fc`` or ``cls_head.fc_cls``
+  whatever the edition. Raises ``CheckpointMismatchError`` listing every unknown, missing or mis-shaped key
+  and every graph buffer that differs from the model's graph. ``source`` (e.g. the file name) prefixes the
+  message.
   """
   if 'state_dict' in state_dict and isinstance(state_dict['state_dict'], dict):
     state_dict = state_dict['state_dict']
   edition = model.edition if edition is None else edition
-  load_state_dict_into(model, state_dict, mmaction_key_map(model, edition), source=source)
+  key_map = mmaction_key_map(model, edition, head_prefix=classifier_prefix(state_dict, source))
+  load_state_dict_into(model, state_dict, key_map, source=source)
