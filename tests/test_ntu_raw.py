@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from skeljax.data import annotations, ntu_raw, ntu_splits
+from skeljax.data import annotations, ntu_raw, ntu_raw_0x, ntu_splits
 
 A001 = 'ntu_raw/S001C001P001R001A001.skeleton'
 A058 = 'ntu_raw/S001C003P008R002A058.skeleton'
@@ -160,19 +160,86 @@ def test_denoise_skips_empty_frames_trims_and_swaps_tracks(tmp_path):
 
 # ----- malformed files -----
 
+def _replace(lines, number, old, new):
+  """``lines`` with the first ``old`` of 1-based line ``number`` replaced by ``new``."""
+  assert old in lines[number - 1]
+  return lines[:number - 1] + [lines[number - 1].replace(old, new, 1)] + lines[number:]
+
+
+# A001: line 1 frame count, then per frame 28 lines: body count, body line, joint count, 25 joints. Line 996 is
+# joint 12 of frame 36, starting '0.1506149 0.6267148 3.455223'; line 993 is joint 9 of that frame.
 @pytest.mark.parametrize('mutate, message', [
-    (lambda lines: lines[:40], r':41: file ends early: expected joint'),
+    (lambda lines: lines[:40], r':40: file ends after this line, expected joint 9 of 25'),
     (lambda lines: lines[:3] + ['24'] + lines[4:], r':4: joint count must be 25, got 24'),
-    (lambda lines: lines[:6] + ['0.1 0.2 abc 1 1 1 1 0 0 0 0 2'] + lines[7:], r':5: bad joint value'),
+    (lambda lines: lines[:6] + ['0.1 0.2 abc 1 1 1 1 0 0 0 0 2'] + lines[7:], r":7: joint 3 value 'abc' is not a number"),
+    (lambda lines: _replace(lines, 993, '1079.439', '1O79.439'), r":993: joint 9 value '1O79.439' is not"),
     (lambda lines: lines[:6] + ['0.1 0.2'] + lines[7:], r':7: joint line must have 12 values, got 2'),
-    (lambda lines: ['x'] + lines[1:], r':1: expected the number of frames'),
+    (lambda lines: ['x'] + lines[1:], r":1: expected the number of frames \(one integer\), got 'x'"),
+    # A file cut inside a line: that partial line is the problem, not the end of the file after it.
+    (lambda lines: lines[:995] + [lines[995][:20]], r':996: joint line must have 12 values, got 2'),
+    # ``float`` reads these tokens; the coordinates they make are not data.
+    (lambda lines: _replace(lines, 996, '0.1506149', 'nan'), r':996: joint 12 has a non-finite coordinate '
+                                                               r'\(x, y, z = nan, 0.6267148, 3.455223\)'),
+    (lambda lines: _replace(lines, 996, '3.455223', '-Infinity'), r':996: joint 12 has a non-finite'),
+    (lambda lines: _replace(lines, 996, '3.455223', '1e999'), r':996: joint 12 has a non-finite'),
+    # A form feed is whitespace to ``str.split`` (so the line still parses) but no line break: the bad value
+    # further down keeps its line number.
+    (lambda lines: _replace(_replace(lines, 901, ' ', '\f'), 993, '1079.439', 'x'), r":993: joint 9 value 'x'"),
+    (lambda lines: lines + ['1'], r":2886: unexpected extra content after 103 frames: '1'"),
 ])
 def test_malformed_files_name_file_and_line(sample_data, tmp_path, mutate, message):
   lines = sample_data.path(A001).read_text().splitlines()
+  assert len(lines) == 2885
   path = tmp_path / 'S001C001P001R001A001.skeleton'
   path.write_text('\n'.join(mutate(lines)) + '\n')
   with pytest.raises(ntu_raw.NtuFormatError, match=r'S001C001P001R001A001\.skeleton' + message):
     ntu_raw.parse_skeleton_file(path)
+
+
+def test_non_finite_colour_pixels_fail_only_the_2d_conversion(sample_data, tmp_path):
+  lines = sample_data.path(A001).read_text().splitlines()
+  path = tmp_path / 'S001C001P001R001A001.skeleton'
+  path.write_text('\n'.join(_replace(lines, 996, '1023.2', 'nan')) + '\n')
+  seq = ntu_raw.parse_skeleton_file(path)
+  # 3D reads x, y, z only, which are intact: the record equals the original file's.
+  original = ntu_raw.to_record(ntu_raw.parse_skeleton_file(sample_data.path(A001)))
+  np.testing.assert_array_equal(ntu_raw.to_record(seq)['keypoint'], original['keypoint'])
+  with pytest.raises(ntu_raw.NtuFormatError, match=r'A001\.skeleton:996: joint 12 has a non-finite value '
+                                                   r'\(colorX, colorY = nan, 375.6484\)'):
+    ntu_raw.to_record(seq, modality='2d')
+
+
+def test_files_every_reader_accepts_keep_loading(sample_data, tmp_path):
+  """CR-only line ends, blank lines at the end, tabs and form feeds between values read as the original."""
+  text = sample_data.path(A001).read_text()
+  lines = text.splitlines()
+  original = ntu_raw.parse_skeleton_file(sample_data.path(A001))
+  variants = {
+      'cr': '\r'.join(lines) + '\r',
+      'trailing blank lines': text + '\r\n  \r\n\r\n',
+      'tabs and form feeds': '\n'.join(line.replace(' ', '\t', 1).replace(' ', '\f', 1) for line in lines),
+  }
+  for what, variant in variants.items():
+    path = tmp_path / 'S001C001P001R001A001.skeleton'
+    path.write_text(variant, newline='')
+    seq = ntu_raw.parse_skeleton_file(path)
+    assert len(seq.frames) == len(original.frames) == 103, what
+    np.testing.assert_array_equal(seq.by_slot(), original.by_slot(), err_msg=what)
+
+
+def test_frames_without_bodies_dropped_by_pyskl_style_kept_by_0x_style(sample_data, tmp_path):
+  lines = sample_data.path(A001).read_text().splitlines()
+  # Frame 11 (of now 104) holds no body: '0' in place of its body count, nothing else.
+  path = tmp_path / 'S001C001P001R001A001.skeleton'
+  path.write_text('\n'.join(['104'] + lines[1:1 + 10 * 28] + ['0'] + lines[1 + 10 * 28:]) + '\n')
+  seq, original = ntu_raw.parse_skeleton_file(path), ntu_raw.parse_skeleton_file(sample_data.path(A001))
+  assert [len(f) for f in seq.frames].count(0) == 1 and len(seq.frames) == 104
+  # PySKL: frames without bodies do not exist, so the record is the original one.
+  np.testing.assert_array_equal(ntu_raw.to_record(seq)['keypoint'], ntu_raw.to_record(original)['keypoint'])
+  # MMAction2 0.x: the frame stays, all zeros, and the others are normalised exactly as before.
+  kept, before = ntu_raw_0x.to_record(seq)['keypoint'], ntu_raw_0x.to_record(original)['keypoint']
+  assert kept.shape == (2, 104, 25, 3) and not kept[:, 10].any()
+  np.testing.assert_array_equal(np.delete(kept, 10, axis=1), before)
 
 
 def test_file_without_bodies_is_an_error(tmp_path):
@@ -235,3 +302,20 @@ def test_non_ntu_name_and_binary_content(sample_data, tmp_path):
   binary.write_bytes(b'2\r\n1\r\n\xff\xfe')
   with pytest.raises(ntu_raw.NtuFormatError, match=r'S001C001P001R001A001\.skeleton:3: not a text'):
     ntu_raw.parse_skeleton_file(binary)
+
+
+def test_cli_refuses_a_malformed_file_and_writes_nothing(sample_data, tmp_path):
+  folder = tmp_path / 'skeletons'
+  folder.mkdir()
+  (folder / 'S002C001P003R001A003.skeleton').symlink_to(sample_data.path('ntu_raw/S002C001P003R001A003.skeleton'))
+  lines = sample_data.path(A001).read_text().splitlines()
+  (folder / 'S001C001P001R001A001.skeleton').write_text('\n'.join(_replace(lines, 996, '3.455223', 'nan')))
+  out = tmp_path / 'ntu60.pkl'
+  command = [sys.executable, '-m', 'skeljax.tools.ntu_to_pickle', f'--skeleton_dir={folder}', f'--out={out}']
+  result = subprocess.run(command, capture_output=True, text=True, check=False)
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  assert 'S001C001P001R001A001.skeleton:996: joint 12 has a non-finite coordinate' in result.stderr
+  assert not out.exists()
+  # What happens to frames without a body is part of the documented behaviour of each style.
+  usage = subprocess.run(command[:3] + ['--help'], capture_output=True, text=True, check=False).stdout
+  assert '``--style=pyskl`` drops them' in usage and '``--style=mmaction0x`` keeps them' in usage

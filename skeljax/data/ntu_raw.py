@@ -1,7 +1,7 @@
 """Raw NTU RGB+D ``.skeleton`` files (spec §1.3) -> PySKL-style records (spec §1.4, "PySKL" steps 1-7).
 
 ``parse_skeleton_file`` reads every body of every frame (bodyID and the 12 per-joint values, as float64
-exactly as written). ``denoise_pyskl`` reproduces PySKL's ``tools/data/ntu_preproc.py``: bodies grouped by
+exactly as written); a malformed line, or a non-finite x, y or z, is an error naming the file and the line. ``denoise_pyskl`` reproduces PySKL's ``tools/data/ntu_preproc.py``: bodies grouped by
 Kinect bodyID, short and "spread" (wider than tall) bodies dropped, the rest ranked by motion and packed
 into at most two non-overlapping tracks. ``convert_ntu_dir`` turns a folder into the PySKL pickle layout
 ``{'split': {...}, 'annotations': [...]}``.
@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 import pathlib
+import re
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -34,6 +35,8 @@ _LENGTH_THRESHOLD = 11
 _WH_RATIO = 0.8
 _SPREAD_NOISE_RATIO = 0.69754
 
+_NEWLINE = re.compile(r'\r\n|\r|\n')
+
 
 class NtuFormatError(ValueError):
   """A malformed ``.skeleton`` file; the message names the file and the line."""
@@ -45,6 +48,7 @@ class Body:
   body_id: int
   info: np.ndarray    # [9] float64: clippedEdges, hand states/confidences, isRestricted, lean x/y, tracking
   joints: np.ndarray  # [25, 12] float64, columns JOINT_FIELDS
+  line: int = 0       # 1-based line of the body line in its file (joint j is on line + 2 + j)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,74 +68,123 @@ class SkeletonSequence:
     return out
 
 
+def _split_lines(text: str) -> list[str]:
+  # Universal newlines (\r\n, \r, \n), as the text-mode readline of the dataset authors' and MMAction2's
+  # readers splits them; ``str.splitlines`` also splits at \f, \v, \x1c..., shifting later line numbers.
+  return _NEWLINE.split(text)
+
+
+def _first_non_number(fields: list[str]) -> str:
+  for value in fields:
+    try:
+      float(value)
+    except ValueError:
+      return value
+  return ''
+
+
 def parse_skeleton_file(path: str | os.PathLike) -> SkeletonSequence:
-  """Parses one ``.skeleton`` file (CRLF or LF); errors name the file and the 1-based line."""
+  """Parses one ``.skeleton`` file (CRLF, LF or CR); errors name the file and the 1-based line.
+
+  x, y, z must be finite numbers (``float`` also accepts ``nan`` / ``inf``): they decide body selection in
+  every converter. The other columns are kept as written.
+  """
   path = os.fspath(path)
   with open(path, 'rb') as f:
     raw = f.read()
   try:
-    lines = raw.decode('ascii').splitlines()
+    lines = _split_lines(raw.decode('ascii'))
   except UnicodeDecodeError as e:
-    line = raw[:e.start].count(b'\n') + 1
+    line = len(_split_lines(raw[:e.start].decode('ascii')))
     raise NtuFormatError(f'{path}:{line}: not a text .skeleton file (byte {raw[e.start]:#x})') from e
   while lines and not lines[-1].strip():
     lines.pop()
-  cursor = 0
+  cursor = 0  # lines consumed so far: the line just read is line ``cursor`` (1-based)
 
   def fail(message: str, line: int | None = None):
-    line = cursor + 1 if line is None else line
-    raise NtuFormatError(f'{path}:{line}: {message}')
+    raise NtuFormatError(f'{path}:{cursor if line is None else line}: {message}')
 
-  def next_line(what: str) -> str:
+  def next_fields(what: str) -> list[str]:
     nonlocal cursor
     if cursor >= len(lines):
-      fail(f'file ends early: expected {what}', line=len(lines) + 1)
+      if not lines:
+        fail(f'empty file, expected {what}', line=1)
+      fail(f'file ends after this line, expected {what}', line=len(lines))
     cursor += 1
-    return lines[cursor - 1]
+    return lines[cursor - 1].split()
 
   def read_count(what: str) -> int:
-    text = next_line(what).strip()
+    fields = next_fields(what)
+    text = ' '.join(fields)
     try:
-      value = int(text)
+      (value,) = fields
+      value = int(value)
     except ValueError:
-      fail(f'expected {what} (an integer), got {text!r}', line=cursor)
+      fail(f'expected {what} (one integer), got {text[:40]!r}')
     if value < 0:
-      fail(f'negative {what} {value}', line=cursor)
+      fail(f'negative {what} {value}')
     return value
 
   frames = []
   for _ in range(read_count('the number of frames')):
     bodies = []
     for _ in range(read_count('the number of bodies')):
-      fields = next_line('a body line').split()
+      fields = next_fields('a body line')
+      body_line = cursor
       if len(fields) != 10:
-        fail(f'body line must have 10 values (bodyID + 9), got {len(fields)}', line=cursor)
+        fail(f'body line must have 10 values (bodyID + 9), got {len(fields)}')
       try:
-        body_id, info = int(fields[0]), np.array(fields[1:], dtype=np.float64)
-      except ValueError as e:
-        fail(f'bad body line: {e}', line=cursor)
+        body_id = int(fields[0])
+      except ValueError:
+        fail(f'bodyID {fields[0]!r} is not an integer')
+      try:
+        info = np.array(fields[1:], dtype=np.float64)
+      except ValueError:
+        fail(f'body line value {_first_non_number(fields[1:])!r} is not a number')
       num_joints = read_count('the joint count')
       if num_joints != NUM_JOINTS:
-        fail(f'joint count must be {NUM_JOINTS}, got {num_joints}', line=cursor)
-      start = cursor
-      rows = [next_line(f'joint {j + 1} of {NUM_JOINTS}').split() for j in range(NUM_JOINTS)]
-      for j, row in enumerate(rows):
+        fail(f'joint count must be {NUM_JOINTS}, got {num_joints}')
+      rows = []
+      for j in range(NUM_JOINTS):
+        # Counted as each line is read, so a file cut inside a joint line is reported at that line.
+        row = next_fields(f'joint {j + 1} of {NUM_JOINTS}')
         if len(row) != len(JOINT_FIELDS):
-          fail(f'joint line must have {len(JOINT_FIELDS)} values, got {len(row)}', line=start + j + 1)
+          fail(f'joint line must have {len(JOINT_FIELDS)} values, got {len(row)}')
+        rows.append(row)
+      first_joint_line = body_line + 2
       try:
         joints = np.array(rows, dtype=np.float64)
-      except ValueError as e:
-        fail(f'bad joint value in lines {start + 1}-{cursor}: {e}', line=start + 1)
-      bodies.append(Body(body_id, info, joints))
+      except ValueError:
+        j = next(j for j, row in enumerate(rows) if _first_non_number(row))
+        fail(f'joint {j + 1} value {_first_non_number(rows[j])!r} is not a number', line=first_joint_line + j)
+      finite = np.isfinite(joints[:, XYZ])
+      if not finite.all():
+        j = int(np.flatnonzero(~finite.all(axis=1))[0])
+        fail(f'joint {j + 1} has a non-finite coordinate (x, y, z = {", ".join(rows[j][c] for c in XYZ)})',
+             line=first_joint_line + j)
+      bodies.append(Body(body_id, info, joints, line=body_line))
     frames.append(bodies)
   if cursor != len(lines):
-    fail(f'unexpected extra content after {len(frames)} frames: {lines[cursor][:40]!r}')
+    fail(f'unexpected extra content after {len(frames)} frames: {lines[cursor][:40]!r}', line=cursor + 1)
   name = pathlib.Path(path).name
   try:
     name = ntu_splits.parse_name(name).name
   except ValueError:
     name = name.split('.')[0]
   return SkeletonSequence(name, path, frames)
+
+
+def check_finite_columns(seq: SkeletonSequence, columns: tuple[int, ...]) -> None:
+  """Raises ``NtuFormatError`` naming the file and line of the first non-finite value in ``columns``."""
+  for bodies in seq.frames:
+    for body in bodies:
+      finite = np.isfinite(body.joints[:, columns])
+      if not finite.all():
+        j = int(np.flatnonzero(~finite.all(axis=1))[0])
+        names = ', '.join(JOINT_FIELDS[c] for c in columns)
+        values = ', '.join(repr(float(v)) for v in body.joints[j, columns])
+        raise NtuFormatError(f'{seq.path}:{body.line + 2 + j}: joint {j + 1} has a non-finite value '
+                             f'({names} = {values})')
 
 
 def _group_by_body_id(seq: SkeletonSequence) -> list[dict]:
@@ -246,6 +299,8 @@ def to_record(seq: SkeletonSequence, modality: str = '3d', round_float16: bool =
     label = ntu_splits.parse_name(seq.name).label
   except ValueError as e:
     raise NtuFormatError(f'{seq.path}: {e}') from e
+  if modality == '2d':
+    check_finite_columns(seq, COLOR_XY)
   keypoint = denoise_pyskl(seq, XYZ if modality == '3d' else COLOR_XY)
   if round_float16:
     keypoint = keypoint.astype(np.float16).astype(np.float32)

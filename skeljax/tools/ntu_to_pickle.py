@@ -9,6 +9,14 @@ bodies, 2s-AGCN pre_normalization, always 2 persons, float32), the data of the 0
 ``--style=mmaction0x --out=ntu60_3d_0x.pkl`` is what the ``ntu60/*_3d_0x`` builder configs read. Either
 pickle holds only builtins and numpy arrays, ``{'split', 'annotations'}``, and reads back with
 ``skeljax.data.annotations``.
+
+Frames in which Kinect tracked no body: ``--style=pyskl`` drops them (a record's frames are the frames with a
+body, as in PySKL's pickles); ``--style=mmaction0x`` keeps them as all-zero frames, as the 0.x script does,
+and its pre_normalization treats them as there (if the first frame is empty the frames with a body move to
+the front; a trailing empty run is loop-filled; other empty frames stay zero).
+
+Any malformed file stops the conversion with an error naming the file and the line: a wrong count, a value
+that is not a number, a non-finite x, y or z (or, with ``--modality=2d``, colour pixel), a file cut short.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import collections
 import os
 import pickle
+import sys
 
 import numpy as np
 from absl import app, flags
@@ -27,23 +36,29 @@ _OUT = flags.DEFINE_string('out', None, 'Output .pkl path.', required=True)
 _DATASET = flags.DEFINE_enum('dataset', 'ntu60', ['ntu60', 'ntu120'], 'Which benchmark set to write.')
 _MODALITY = flags.DEFINE_enum('modality', '3d', ['3d', '2d'], '3d: x, y, z metres; 2d: colour pixels.')
 _STYLE = flags.DEFINE_enum('style', 'pyskl', ['pyskl', 'mmaction0x'],
-                           'pyskl: PySKL denoising; mmaction0x: MMAction2 0.x selection + pre_normalization.')
+                           'pyskl: PySKL denoising, frames without a body dropped; mmaction0x: MMAction2 0.x '
+                           'selection + pre_normalization, frames without a body kept as zeros.')
 _NUM_WORKERS = flags.DEFINE_integer('num_workers', 1, 'Processes used to parse files.')
 
 
 def main(argv):
   """Converts the folder, writes the pickle and prints a one-line summary."""
   del argv
-  if _STYLE.value == 'mmaction0x':
-    if _MODALITY.value != '3d':
-      raise app.UsageError('--style=mmaction0x converts 3D skeletons only (so does MMAction2 0.x)')
-    # Kept float32 as the 0.x script stores it, not rounded to float16 like PySKL's pickles.
-    data = ntu_raw_0x.convert_ntu_dir(_SKELETON_DIR.value, _DATASET.value, num_workers=_NUM_WORKERS.value)
-  else:
-    data = ntu_raw.convert_ntu_dir(_SKELETON_DIR.value, _DATASET.value, modality=_MODALITY.value,
-                                   num_workers=_NUM_WORKERS.value)
-    for record in data['annotations']:
-      record['keypoint'] = record['keypoint'].astype(np.float16)
+  if _STYLE.value == 'mmaction0x' and _MODALITY.value != '3d':
+    raise app.UsageError('--style=mmaction0x converts 3D skeletons only (so does MMAction2 0.x)')
+  try:
+    if _STYLE.value == 'mmaction0x':
+      # Kept float32 as the 0.x script stores it, not rounded to float16 like PySKL's pickles.
+      data = ntu_raw_0x.convert_ntu_dir(_SKELETON_DIR.value, _DATASET.value, num_workers=_NUM_WORKERS.value)
+    else:
+      data = ntu_raw.convert_ntu_dir(_SKELETON_DIR.value, _DATASET.value, modality=_MODALITY.value,
+                                     num_workers=_NUM_WORKERS.value)
+      for record in data['annotations']:
+        record['keypoint'] = record['keypoint'].astype(np.float16)
+  except (ntu_raw.NtuFormatError, FileNotFoundError) as e:
+    # The message names the file and line; nothing is written.
+    print(f'error: {e}', file=sys.stderr)
+    return 1
   os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
   with open(_OUT.value, 'wb') as f:
     pickle.dump(data, f, protocol=4)
