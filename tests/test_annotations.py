@@ -79,6 +79,36 @@ def test_k400_kpfiles_load_lazily_and_decompress_to_valid_frame_count(sample_dat
     records[10]  # pylint: disable=pointless-statement
 
 
+def _k400_with(sample_data, tmp_path, change):
+  """The real K400 annotation file with one change applied, written to ``tmp_path``."""
+  data = annotations.safe_load_pickle(sample_data.path(K400_META))
+  change(data)
+  return _dump(tmp_path, data, name='k400_changed.pkl')
+
+
+def test_a_frame_dir_twice_is_refused(sample_data, tmp_path):
+  path = _k400_with(sample_data, tmp_path, lambda d: d['annotations'].append(dict(d['annotations'][3])))
+  with pytest.raises(AnnotationError, match=r"k400_changed\.pkl: frame_dir 'y9r115bgfNk' occurs twice "
+                                            r"\(annotations #3 and #100\)"):
+    annotations.load_annotations(path, split='train')
+  with pytest.raises(AnnotationError, match="frame_dir 'y9r115bgfNk' occurs twice"):
+    annotations.load_annotations(path)  # the whole file, no split
+
+
+def test_a_split_name_without_annotation_is_refused(sample_data, tmp_path):
+  path = _k400_with(sample_data, tmp_path, lambda d: d['split']['train'].insert(7, 'no_such_video'))
+  with pytest.raises(AnnotationError, match=r"k400_changed\.pkl: split 'train' lists 1 frame_dir\(s\) with no "
+                                            r"annotation: 'no_such_video'"):
+    annotations.load_annotations(path, split='train')
+
+
+def test_an_empty_split_is_refused(sample_data, tmp_path):
+  path = _k400_with(sample_data, tmp_path, lambda d: d['split'].update(val=[]))
+  assert len(annotations.load_annotations(path, split='train')) == 100
+  with pytest.raises(AnnotationError, match=r"k400_changed\.pkl: split 'val' is empty"):
+    annotations.load_annotations(path, split='val')
+
+
 # ----- DecompressPose semantics -----
 
 def test_decompress_pose_slots_squeeze_and_person_sorting():

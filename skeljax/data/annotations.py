@@ -3,7 +3,9 @@
 Two container styles exist: a list of per-video dicts (0.x seed files, one file per split), or
 ``{'split': {name: [id, ...]}, 'annotations': [...]}`` (0.x UCF/HMDB, all 1.x and PySKL files), where a split
 keeps the annotations whose ``filename`` (if the records have one) or ``frame_dir`` is listed. A file holding
-one bare per-video dict (PaddleVideo's examples) reads as a one-record list.
+one bare per-video dict (PaddleVideo's examples) reads as a one-record list. Stricter than ``PoseDataset``,
+which would load them silently: an identifier occurring twice, a split naming a video with no annotation, an
+empty split and a file without annotations are errors naming the file (and the split or record).
 
 Kinetics-400 style files are a table of contents: records carry ``frame_inds`` / ``box_score`` / ``valid``
 and their keypoints live in per-video ``<frame_dir>.pkl`` kpfiles (``keypoint [N_skeletons, V, 3]``), read
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import codecs
 import collections
-import logging
 import os
 import pickle
 from collections.abc import Mapping, Sequence
@@ -231,6 +232,28 @@ def _validate_compressed(record: Mapping, out: dict, num_joints: int | None, err
   return out
 
 
+def _id_key(annotations: list) -> str:
+  # Same rule as PoseDataset: the identifier is decided by the first record.
+  first = annotations[0] if annotations else None
+  return 'filename' if isinstance(first, Mapping) and 'filename' in first else 'frame_dir'
+
+
+def _check_unique(annotations: list, path: str) -> None:
+  """Raises if two records share their identifier (MMAction2 would silently load both)."""
+  key, seen = _id_key(annotations), {}
+  for i, record in enumerate(annotations):
+    if not isinstance(record, Mapping) or key not in record:
+      continue  # reported by validation, with the record's position
+    name = record[key]
+    try:
+      first = seen.setdefault(name, i)
+    except TypeError:
+      raise AnnotationError(f'{path}: annotation #{i}: {key} must be a str, got {type(name).__name__}') from None
+    if first != i:
+      raise AnnotationError(f'{path}: {key} {name!r} occurs twice (annotations #{first} and #{i}); every '
+                            'record must have its own')
+
+
 def _select_split(data: Any, split: str | None, path: str) -> list:
   if isinstance(data, Mapping) and 'annotations' not in data and 'keypoint' in data:
     # A single per-video dict (e.g. PaddleVideo's example files) is a one-record list.
@@ -242,6 +265,7 @@ def _select_split(data: Any, split: str | None, path: str) -> list:
     annotations = data['annotations']
     if not isinstance(annotations, list):
       raise AnnotationError(f'{path}: "annotations" must be a list, got {type(annotations).__name__}')
+    _check_unique(annotations, path)
     if split is None:
       return list(annotations)
     splits = data.get('split')
@@ -249,27 +273,30 @@ def _select_split(data: Any, split: str | None, path: str) -> list:
       raise AnnotationError(f'{path}: split {split!r} requested but the file has no "split" dict')
     if split not in splits:
       raise AnnotationError(f'{path}: unknown split {split!r}; available: {sorted(splits)}')
-    if not annotations:
-      return []
-    # Same rule as PoseDataset: the identifier is decided by the first record.
-    first = annotations[0]
-    key = 'filename' if isinstance(first, Mapping) and 'filename' in first else 'frame_dir'
-    wanted = set(splits[split])
+    key, names = _id_key(annotations), splits[split]
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+      raise AnnotationError(f'{path}: split {split!r} must be a list of {key} strings')
+    if not names:
+      raise AnnotationError(f'{path}: split {split!r} is empty (it lists no {key})')
+    wanted = set(names)
     selected = []
     for i, record in enumerate(annotations):
       if not isinstance(record, Mapping) or key not in record:
         raise AnnotationError(f'{path}: annotation #{i} has no {key!r} to match split {split!r}')
       if record[key] in wanted:
         selected.append(record)
-    missing = len(wanted) - len({r[key] for r in selected})
+    missing = wanted - {r[key] for r in selected}
     if missing:
-      # PoseDataset ignores such names silently; say so instead.
-      logging.warning('%s: %d names of split %r have no annotation', path, missing, split)
+      # PoseDataset skips such names silently, which leaves a smaller split than the file promises.
+      names = sorted(map(str, missing))
+      raise AnnotationError(f'{path}: split {split!r} lists {len(names)} {key}(s) with no annotation: '
+                            f'{", ".join(map(repr, names[:5]))}{", ..." if len(names) > 5 else ""}')
     return selected
   if isinstance(data, list):
     if split is not None:
       raise AnnotationError(f'{path}: file is a list of records (one file per split); split={split!r} '
                             'cannot be applied')
+    _check_unique(data, path)
     return list(data)
   raise AnnotationError(f'{path}: expected a list of records or a dict with "annotations", got '
                         f'{type(data).__name__}')
@@ -343,6 +370,8 @@ def load_annotations(path: str | os.PathLike, split: str | None = None, *,
   data = safe_load_pickle(path)
   source = path + (f' (split {split!r})' if split else '')
   records = _select_split(data, split, path)
+  if not records:
+    raise AnnotationError(f'{path}: the file holds no annotations')
   for i, record in enumerate(records):
     if not isinstance(record, Mapping):
       raise AnnotationError(f'{source}: annotation #{i} is a {type(record).__name__}, expected a dict')
