@@ -9,6 +9,7 @@ resolve live in stand-in modules registered in ``sys.modules`` for one test only
 
 import collections
 import io
+import logging
 import pickle
 import struct
 import sys
@@ -181,11 +182,17 @@ def test_parity_reads_mmaction_state_dicts(parity_1x, parity_0x):
 
 
 @pytest.mark.parametrize('fmt', ['zip', 'legacy'])
-def test_reads_mmengine_checkpoint(tmp_path, fake_torch, fmt):
+def test_reads_mmengine_checkpoint(tmp_path, fake_torch, fmt, caplog):
   checkpoint, expected = _mmengine_checkpoint()
+  checkpoint['message_hub']['runtime_info']['hook'] = HistoryBuffer([1.0], [1])  # the same global again
   path = save(fmt, tmp_path / 'epoch_3.pth', checkpoint)
 
-  state_dict = torch_pickle.load_state_dict(path)
+  with caplog.at_level(logging.WARNING):
+    state_dict = torch_pickle.load_state_dict(path)
+  # The message hub's unknown global stays inert; one warning lists it, once.
+  (warning,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+  assert warning == (f'{path}: 1 unknown global(s) outside the state_dict kept as inert stand-ins (never '
+                     'imported or called): mmengine.logging.history_buffer.HistoryBuffer')
   assert list(state_dict) == list(expected)
   for key, want in expected.items():
     assert state_dict[key].dtype == want.dtype, key
@@ -279,8 +286,21 @@ def test_untrusted_globals_never_run(tmp_path):
   opaque = obj['state_dict']['x']
   assert isinstance(opaque, torch_pickle.OpaqueObject) and opaque.name.endswith('.print')
   assert opaque.args == ('pwned',)
-  with pytest.raises(ValueError, match='not tensors'):
+  with pytest.raises(ValueError, match=r"evil\.pth: state_dict entry 'x' is an instance of the unknown global "
+                                       r"builtins\.print \(kept inert, never imported or called\), not a tensor"):
     torch_pickle.load_state_dict(archive)
+
+
+@pytest.mark.parametrize('fmt', ['zip', 'legacy'])
+def test_state_dict_entries_must_be_tensors(tmp_path, fake_torch, fmt):
+  checkpoint, _ = _mmengine_checkpoint()
+  checkpoint['state_dict']['backbone.conv.bias'] = HistoryBuffer([0.5], [1])  # an inert stand-in in its place
+  with pytest.raises(ValueError, match=r"x\.pth: state_dict entry 'backbone\.conv\.bias' is an instance of the "
+                                       r"unknown global mmengine\.logging\.history_buffer\.HistoryBuffer"):
+    torch_pickle.load_state_dict(save(fmt, tmp_path / 'x.pth', checkpoint))
+  checkpoint['state_dict']['backbone.conv.bias'] = {'nested': 1.0}
+  with pytest.raises(ValueError, match=r"state_dict entry 'backbone\.conv\.bias' is a dict, not a tensor"):
+    torch_pickle.load_state_dict(save(fmt, tmp_path / 'x.pth', checkpoint))
 
 
 @pytest.mark.parametrize('fmt', ['zip', 'legacy'])

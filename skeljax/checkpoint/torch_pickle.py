@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import io
+import logging
 import os
 import pickle
 import struct
@@ -378,14 +379,50 @@ def load_pickle(file: BinaryIO, *, strict: bool = False) -> Any:
   return _Unpickler(file, strict=strict).load()
 
 
+def stand_in_names(obj: Any) -> list[str]:
+  """Sorted names of the unknown globals whose inert stand-ins occur anywhere in ``obj``."""
+  names, seen, stack = set(), set(), [obj]
+  while stack:
+    item = stack.pop()
+    if id(item) in seen:  # pickles may hold cycles
+      continue
+    seen.add(id(item))
+    if isinstance(item, OpaqueObject):
+      names.add(item.name)
+      stack += [item.args, item.kwargs, item.state, item.dictitems, item.listitems]
+    elif isinstance(item, dict):
+      stack += list(item.keys()) + list(item.values())
+    elif isinstance(item, (list, tuple, set, frozenset)):
+      stack += list(item)
+  return sorted(names)
+
+
+def _describe(value: Any) -> str:
+  if isinstance(value, OpaqueObject):
+    return f'an instance of the unknown global {value.name} (kept inert, never imported or called)'
+  if isinstance(value, np.ndarray):
+    return f'a numpy array of dtype {value.dtype}'
+  return f'a {type(value).__name__}'
+
+
 def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
-  """The ``state_dict`` of a checkpoint (or the checkpoint itself if it is a bare state dict)."""
+  """The ``state_dict`` of a checkpoint (or the checkpoint itself if it is a bare state dict).
+
+  Every entry must be a tensor; anything else (an unknown global's stand-in included) is an error naming
+  the key. Unknown globals elsewhere (mmengine ``meta``, ``message_hub``) stay inert, listed in one warning.
+  """
+  path = os.fspath(path)
   obj = load_pth(path)
+  checkpoint = obj
   if isinstance(obj, dict) and 'state_dict' in obj and isinstance(obj['state_dict'], dict):
     obj = obj['state_dict']
   if not isinstance(obj, dict):
-    raise ValueError(f'{os.fspath(path)}: expected a state dict, got {type(obj).__name__}')
-  bad = [k for k, v in obj.items() if not isinstance(v, np.ndarray)]
-  if bad:
-    raise ValueError(f'{os.fspath(path)}: entries that are not tensors: {bad[:10]}')
+    raise ValueError(f'{path}: expected a state dict, got {_describe(obj)}')
+  for key, value in obj.items():
+    if not isinstance(value, np.ndarray) or value.dtype.hasobject:
+      raise ValueError(f'{path}: state_dict entry {key!r} is {_describe(value)}, not a tensor')
+  others = stand_in_names(checkpoint)
+  if others:
+    logging.warning('%s: %d unknown global(s) outside the state_dict kept as inert stand-ins (never imported '
+                    'or called): %s', path, len(others), ', '.join(others))
   return dict(obj)
