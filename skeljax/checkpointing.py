@@ -100,11 +100,16 @@ def save_model_checkpoint(directory: str | pathlib.Path, model_state: Mapping, *
   return directory / str(step)
 
 
+KEYWORDS = ('best', 'latest')
+
+
 def resolve_step_dir(path: str | pathlib.Path, step: int | str | None = None, *,
                      prefer: str = 'best') -> pathlib.Path:
   """The ``<checkpoints>/<step>`` folder for a workdir, a ``checkpoints`` folder or a step folder.
 
-  Without ``step``, the best step by top-1 (``prefer='best'``) or the latest one (``prefer='latest'``).
+  ``step``: a step number, ``'best'`` (highest validation top-1; an error if no step has one) or
+  ``'latest'``. Without ``step``, the best step by top-1 (``prefer='best'``, else the latest) or the latest
+  one (``prefer='latest'``).
   """
   path = pathlib.Path(path).absolute()
   if (path / 'model').is_dir():
@@ -116,16 +121,34 @@ def resolve_step_dir(path: str | pathlib.Path, step: int | str | None = None, *,
   steps = sorted(int(p.name) for p in path.iterdir() if p.name.isdigit() and (p / 'model').is_dir())
   if not steps:
     raise FileNotFoundError(f'no checkpoint steps (folders with a model/ item) in {path}')
-  if step is not None:
-    if int(step) not in steps:
+  if step == 'latest':
+    return path / str(steps[-1])
+  if step is not None and step != 'best':
+    if not str(step).isdigit() or int(step) not in steps:
       raise FileNotFoundError(f'checkpoint step {step} not in {path}; available: {steps}')
     return path / str(int(step))
-  if prefer == 'best':
+  if step == 'best' or prefer == 'best':
     scored = [(s, _read_metric(path / str(s))) for s in steps]
     scored = [(m, s) for s, m in scored if m is not None]
     if scored:
       return path / str(max(scored)[1])
+    if step == 'best':
+      raise FileNotFoundError(f'no checkpoint in {path} has a validation {BEST_METRIC} to pick the best by '
+                              f'(steps: {steps}); pass --checkpoint=latest or a step number')
   return path / str(steps[-1])
+
+
+def resolve_checkpoint(checkpoint: str | int | None, workdir: str | pathlib.Path | None) -> pathlib.Path:
+  """The step folder a ``--checkpoint`` value names: a step number of ``workdir``, ``'best'`` or
+  ``'latest'`` of ``workdir``, a folder (workdir, ``checkpoints`` or step folder), or None (best, else
+  latest, in ``workdir``)."""
+  in_workdir = checkpoint is None or str(checkpoint) in KEYWORDS or str(checkpoint).isdigit()
+  if not in_workdir:
+    return resolve_step_dir(checkpoint, prefer='best')
+  if workdir is None:
+    what = 'a checkpoint' if checkpoint is None else f'--checkpoint={checkpoint}'
+    raise FileNotFoundError(f'{what} is looked up in the run folder: give --workdir (or a checkpoint folder)')
+  return resolve_step_dir(workdir, None if checkpoint is None else str(checkpoint), prefer='best')
 
 
 def _read_metric(step_dir: pathlib.Path) -> float | None:

@@ -26,16 +26,12 @@ from skeljax import checkpointing, metrics, sharding, train
 def load_state_for_eval(cfg: ml_collections.ConfigDict, checkpoint: str | int | None,
                         workdir: str | pathlib.Path | None, mesh: jax.sharding.Mesh
                         ) -> tuple[train.TrainState, pathlib.Path]:
-  """A replicated state holding the model of ``checkpoint`` (a step of ``workdir``, a folder, or best/latest).
+  """A replicated state holding the model of ``checkpoint`` (``checkpointing.resolve_checkpoint``: a step,
+  ``'best'`` or ``'latest'`` of ``workdir``, or a folder).
 
   Only the checkpoint's ``model`` item is read, so converted MMAction2 checkpoints (``model`` + ``meta``) load.
   """
-  if checkpoint is None or str(checkpoint).isdigit():
-    if workdir is None:
-      raise ValueError('give --checkpoint=<folder> or a --workdir that holds checkpoints')
-    step_dir = checkpointing.resolve_step_dir(workdir, checkpoint, prefer='best')
-  else:
-    step_dir = checkpointing.resolve_step_dir(checkpoint, prefer='best')
+  step_dir = checkpointing.resolve_checkpoint(checkpoint, workdir)
   state = train.create_train_state(cfg.model, optax.identity(), cfg.seed, mesh)
   state = train.apply_model_dict(state, checkpointing.load_model_state(step_dir), strict=True,
                                  source=str(step_dir))
@@ -62,8 +58,8 @@ def evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path | None,
 
   ``cfg.eval.test_num_clips``, when set, overrides the number of clips the test pipeline samples.
 
-  ``checkpoint``: None (best, else latest, in ``workdir``), a step number in ``workdir``, or a folder
-  (a workdir, its ``checkpoints`` folder, or one step folder). ``out``: write the result pickle there.
+  ``checkpoint``: None (best, else latest, in ``workdir``), a step number, ``'best'`` or ``'latest'`` of
+  ``workdir``, or a folder (a workdir, its ``checkpoints`` folder, or one step folder). ``out``: write the result pickle there.
   ``data`` overrides the configured split (tests).
   """
   mesh = sharding.make_mesh()

@@ -76,16 +76,12 @@ def _eval_image_size(pipeline: Sequence[Mapping]) -> tuple[int, int]:
 
 def load_model(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path | None,
                checkpoint: str | int | None = None) -> tuple[nnx.Module, pathlib.Path]:
-  """The eval-mode model of a checkpoint: ``checkpoint`` is a step of ``workdir``, a folder, or None (best,
-  else latest, in ``workdir``). Every model variable must be in the checkpoint with its shape."""
+  """The eval-mode model of a checkpoint: ``checkpoint`` is a step of ``workdir``, ``'best'`` or ``'latest'``
+  of ``workdir``, a folder, or None (best, else latest, in ``workdir``). Every model variable must be in the
+  checkpoint with its shape."""
   from skeljax import checkpointing  # pylint: disable=g-import-not-at-top
   from skeljax.models import create_model  # pylint: disable=g-import-not-at-top
-  if checkpoint is None or str(checkpoint).isdigit():
-    if workdir is None:
-      raise ValueError('give a checkpoint folder or a workdir that holds checkpoints')
-    step_dir = checkpointing.resolve_step_dir(workdir, checkpoint, prefer='best')
-  else:
-    step_dir = checkpointing.resolve_step_dir(checkpoint, prefer='best')
+  step_dir = checkpointing.resolve_checkpoint(checkpoint, workdir)
   # Shapes only, then the checkpoint's arrays: no initialisation compute (seconds on a CPU for PoseC3D).
   graphdef, abstract = nnx.split(nnx.eval_shape(lambda: create_model(cfg.model, nnx.Rngs(0))))
   stored = dict(nnx.traversals.flatten_mapping(checkpointing.load_model_state(step_dir)))

@@ -1,7 +1,7 @@
 """Command line: flags -> config -> train / eval / export.
 
   python -m skeljax.main --config=configs/stgcn_ntu60.py:xsub,joint,3d --workdir=runs/stgcn_j \\
-      [--mode=train|eval|export] [--checkpoint=<folder or step>] [--out=result.pkl] \\
+      [--mode=train|eval|export] [--checkpoint=best|latest|<step>|<folder>] [--out=result.pkl] \\
       [--config.global_batch_size=64 --config.dataset.data_dir=~/tensorflow_datasets ...]
 
 Training resumes from the workdir's latest checkpoint. Multi-host: pass ``--coordinator_address``,
@@ -20,8 +20,8 @@ _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (configs/
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run folder: checkpoints, logs, curves.')
 _MODE = flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'export'], 'What to do.')
-_CHECKPOINT = flags.DEFINE_string('checkpoint', None, 'eval/export: a step of --workdir or a checkpoint folder '
-                                  '(default: best, else latest, in --workdir).')
+_CHECKPOINT = flags.DEFINE_string('checkpoint', None, 'eval/export: best, latest or a step of --workdir, or a '
+                                  'checkpoint folder (default: best, else latest, in --workdir).')
 _OUT = flags.DEFINE_string('out', None, 'eval: result pickle (MMAction2 dump form); export: output folder.')
 _SPLIT = flags.DEFINE_string('split', None, 'eval: dataset split (default: config dataset.test_split).')
 _COORDINATOR = flags.DEFINE_string('coordinator_address', None, 'Multi-process: host:port of process 0.')

@@ -5,7 +5,8 @@ r"""Classify one skeleton clip and print the top-5 classes with their probabilit
       --input=ntu60_3danno.pkl --split=xsub_val --index=3
 
 ``--model`` is an export folder (``python -m skeljax.main --mode=export``; the config and class names come
-with it) or a training workdir / checkpoint folder together with ``--config``. ``--input`` is an annotation
+with it) or a training workdir / checkpoint folder together with ``--config`` (and optionally
+``--checkpoint=best|latest|<step>``; default: best, else latest). ``--input`` is an annotation
 pickle (``--index`` picks the record, ``--split`` the split of a PySKL-style file), a raw NTU RGB+D
 ``.skeleton`` file, or an st-gcn Kinetics-skeleton ``.json`` file (OpenPose-18; reordered to COCO-17 for
 COCO-17 models such as the 2D ST-GCN and PoseC3D configs). The config's test pipeline prepares the
@@ -61,9 +62,13 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 class Predictor:
   """Config + model + class names; ``probabilities(record) -> [num_classes]`` for one results dict."""
 
-  def __init__(self, model: str | pathlib.Path, cfg=None, label_names: str | None = None):
+  def __init__(self, model: str | pathlib.Path, cfg=None, label_names: str | None = None,
+               checkpoint: str | int | None = None):
     model = pathlib.Path(model)
     if (model / export.ARTEFACT).is_file() or (model / 'export' / export.ARTEFACT).is_file():
+      if checkpoint is not None:
+        raise ValueError(f'{model} is an export folder (one baked-in checkpoint); --checkpoint applies to a '
+                         'workdir or checkpoint folder')
       exported = export.ExportedModel(model)
       self.cfg = cfg if cfg is not None else exported.config
       self.labels = exported.labels
@@ -73,7 +78,9 @@ class Predictor:
       if cfg is None:
         raise ValueError(f'{model} is not an export folder; pass --config to run a checkpoint')
       from flax import nnx  # pylint: disable=g-import-not-at-top
-      loaded, step_dir = export.load_model(cfg, None, str(model))
+      # --checkpoint picks best / latest / a step of the workdir; without it a folder resolves as usual.
+      loaded, step_dir = (export.load_model(cfg, None, str(model)) if checkpoint is None
+                          else export.load_model(cfg, model, checkpoint))
       jitted = nnx.jit(lambda m, x: m(x))
       self.cfg = cfg
       self.labels = label_maps.get_label_names(cfg.get('label_names'), cfg.model.num_classes)
@@ -138,10 +145,10 @@ def check_joints(record: Mapping, cfg, path) -> None:
 
 
 def run(model: str, input_path: str, *, cfg=None, index: int = 0, split: str | None = None, topk: int = 5,
-        label_names: str | None = None) -> int:
+        label_names: str | None = None, checkpoint: str | None = None) -> int:
   """What the command line does: prints the top-k classes of one clip; returns the exit status."""
   try:
-    predictor = Predictor(model, cfg, label_names)
+    predictor = Predictor(model, cfg, label_names, checkpoint)
     modality = '2d' if _uses_2d_input(predictor.cfg) else '3d'
     record = fit_layout(read_input(input_path, index=index, split=split, modality=modality), predictor.cfg)
     check_joints(record, predictor.cfg, input_path)
@@ -175,11 +182,13 @@ if __name__ == '__main__':
   _SPLIT = flags.DEFINE_string('split', None, 'Split of a PySKL-style annotation pickle.')
   _TOPK = flags.DEFINE_integer('topk', 5, 'How many classes to print.')
   _LABEL_NAMES = flags.DEFINE_string('label_names', None, "'ntu60', 'ntu120' or a file: overrides the model's.")
+  _CHECKPOINT = flags.DEFINE_string('checkpoint', None, 'With a workdir as --model: best, latest or a step '
+                                    '(default: best, else latest).')
 
   def main(argv):
     if len(argv) > 1:
       raise app.UsageError(f'unexpected arguments: {argv[1:]}')
     return run(_MODEL.value, _INPUT.value, cfg=_CONFIG.value, index=_INDEX.value, split=_SPLIT.value,
-               topk=_TOPK.value, label_names=_LABEL_NAMES.value)
+               topk=_TOPK.value, label_names=_LABEL_NAMES.value, checkpoint=_CHECKPOINT.value)
 
   app.run(main)

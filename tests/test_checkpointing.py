@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import pickle
 
 import jax.numpy as jnp
@@ -95,3 +96,41 @@ def test_eval_parity_converted_mmaction_stgcn(parity_1x, tmp_path):
   assert first['pred_label'].tolist() == [int(np.argmax(ref['softmax'][0]))]
   assert results['top1'] == pytest.approx(
       np.mean(np.argmax(ref['softmax'], 1) == labels))
+
+
+def _toy_workdir(tmp_path, scores):
+  """A workdir whose step ``s`` holds the toy model with its fc bias filled with ``s``; ``scores[s]`` is the
+  step's validation top-1 (None: a periodic save without metrics)."""
+  cfg = toy_config()
+  state = train.create_train_state(cfg.model, train.make_step_config(cfg, 1).tx, 0, sharding.make_mesh())
+  tree = train.model_pure_dict(state)
+  manager = checkpointing.create_manager(tmp_path, {'keep_latest': 10, 'keep_best': 10, 'async': False})
+  for step, top1 in scores.items():
+    model = dict(tree, fc=dict(tree['fc'], bias=np.full_like(tree['fc']['bias'], step)))
+    checkpointing.save(manager, step, model=model, metrics=None if top1 is None else {'top1': top1})
+  manager.wait_until_finished()
+  manager.close()
+  return cfg, tmp_path
+
+
+def test_best_and_latest_name_steps_for_eval_export_and_predict(tmp_path):
+  from skeljax import export, predict  # pylint: disable=g-import-not-at-top
+  cfg, workdir = _toy_workdir(tmp_path, {1: 0.9, 2: 0.1, 3: None})
+  resolve = checkpointing.resolve_checkpoint
+  assert [resolve(c, workdir).name for c in ('best', 'latest', None, '2', 2)] == ['1', '3', '1', '2', '2']
+  # A folder is a folder; the words are looked up in --workdir, never taken as a folder name.
+  assert resolve(workdir / 'checkpoints', None).name == '1'
+  with pytest.raises(FileNotFoundError, match='--checkpoint=latest is looked up in the run folder'):
+    resolve('latest', None)
+
+  state, step_dir = evaluate.load_state_for_eval(cfg, 'latest', workdir, sharding.make_mesh())
+  assert step_dir.name == '3' and np.all(np.asarray(train.model_pure_dict(state)['fc']['bias']) == 3)
+  model, step_dir = export.load_model(cfg, workdir, 'best')
+  assert step_dir.name == '1' and np.all(np.asarray(model.fc.bias.get_value()) == 1)
+  for checkpoint, step in (('latest', '3'), (None, '1')):
+    assert pathlib.Path(predict.Predictor(workdir, cfg, checkpoint=checkpoint).source).name == step
+
+  _, unscored = _toy_workdir(tmp_path / 'unscored', {4: None, 5: None})
+  assert resolve(None, unscored).name == '5'  # no metric anywhere: the default falls back to the latest
+  with pytest.raises(FileNotFoundError, match=r'no checkpoint in .* has a validation top1 .*steps: \[4, 5\]'):
+    resolve('best', unscored)  # asked for explicitly, "best" must mean best

@@ -67,7 +67,7 @@ def test_train_then_eval_writes_a_result_pickle(tmp_path, data_dir):
   assert meta['config']['optimizer']['lr'] == 0.05 and meta['config']['global_batch_size'] == 4
 
   out = tmp_path / 'result.pkl'
-  proc = run_main(*common, '--mode=eval', f'--out={out}', '--checkpoint=8')
+  proc = run_main(*common, '--mode=eval', f'--out={out}', '--checkpoint=latest')  # a word, not a folder name
   assert proc.returncode == 0, proc.stderr[-3000:]
   printed = dict(line.split(': ', 1) for line in proc.stdout.splitlines() if ': ' in line)
   assert printed['num_samples'] == '12' and printed['checkpoint'].endswith('checkpoints/8')
