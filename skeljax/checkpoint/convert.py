@@ -23,6 +23,8 @@ IMPORTERS = {
     'stgcn': 'skeljax.checkpoint.gcn_import:import_mmaction_gcn',
     'agcn': 'skeljax.checkpoint.gcn_import:import_mmaction_gcn',
     'aagcn': 'skeljax.checkpoint.gcn_import:import_mmaction_gcn',
+    'msg3d': 'skeljax.models.gcn.msg3d:import_mmaction_msg3d',
+    'dgstgcn': 'skeljax.models.gcn.dgstgcn:import_pyskl_dgstgcn',
     'posec3d': 'skeljax.models.posec3d:import_mmaction_posec3d',
 }
 DEFAULT_EDITION = '1.x'

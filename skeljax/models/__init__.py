@@ -17,6 +17,8 @@ MODELS = {
     'stgcn': 'skeljax.models.gcn.stgcn:STGCNRecognizer',
     'agcn': 'skeljax.models.gcn.agcn:AGCNRecognizer',
     'aagcn': 'skeljax.models.gcn.aagcn:AAGCNRecognizer',
+    'msg3d': 'skeljax.models.gcn.msg3d:MSG3DRecognizer',
+    'dgstgcn': 'skeljax.models.gcn.dgstgcn:DGSTGCNRecognizer',
     'posec3d': 'skeljax.models.posec3d:PoseC3DRecognizer',
 }
 

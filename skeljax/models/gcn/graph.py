@@ -22,7 +22,7 @@ Strategies:
   have distance +inf, and inf >= inf puts almost every neighbour in subset 1);
 - ``spatial`` (1.x name; ``agcn`` in 0.x): identity, inward-normalised, outward-normalised, as used by
   2s-AGCN / AAGCN;
-- ``binary_adj``: unnormalised symmetric adjacency with self links, K = 1.
+- ``binary_adj``: unnormalised symmetric adjacency without self links, K = 1 (MMAction2 / PySKL; MS-G3D's base).
 """
 
 from __future__ import annotations
@@ -152,9 +152,9 @@ def build_adjacency(layout: str | Mapping | Layout, strategy: str, max_hop: int 
     mats = [np.eye(num_node), normalize_digraph(edge2mat(lay.inward, num_node)),
             normalize_digraph(edge2mat(lay.outward, num_node))]
     return np.stack(mats).astype(np.float32)
-  hop = hop_distance(num_node, lay.inward, max_hop)
   if strategy == 'binary_adj':
-    return (hop <= 1).astype(np.float32)[None]
+    return edge2mat(lay.inward + lay.outward, num_node).astype(np.float32)[None]
+  hop = hop_distance(num_node, lay.inward, max_hop)
   valid_hops = range(0, max_hop + 1, dilation)
   valid = np.isin(hop, list(valid_hops))
   norm = normalize_digraph(valid.astype(np.float64))
