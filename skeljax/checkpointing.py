@@ -24,6 +24,10 @@ from orbax.checkpoint.checkpoint_managers import preservation_policy as preserva
 BEST_METRIC = 'top1'
 
 
+class CheckpointSaveError(RuntimeError):
+  """Writing a checkpoint failed; the steps written before it are intact and ``resume`` picks the latest."""
+
+
 def checkpoint_dir(workdir: str | pathlib.Path) -> pathlib.Path:
   """Where a run's checkpoints live."""
   return pathlib.Path(workdir).absolute() / 'checkpoints'
@@ -65,8 +69,31 @@ def save(manager: ocp.CheckpointManager, step: int, *, model: Mapping, opt_state
     import grain  # pylint: disable=g-import-not-at-top
     items['data_iter'] = grain.checkpoint.CheckpointSave(data_iter)
   items['meta'] = ocp.args.JsonSave(dict(meta or {}, step=int(step)))
-  return manager.save(int(step), args=ocp.args.Composite(**items), metrics=dict(metrics) if metrics else None,
-                      force=force)
+  wait_until_finished(manager)  # orbax waits for the previous save anyway; this names its failure as such
+  try:
+    return manager.save(int(step), args=ocp.args.Composite(**items),
+                        metrics=dict(metrics) if metrics else None, force=force)
+  except Exception as e:  # noqa: BLE001 - whatever the writer raised (a full disk, a lost mount...)
+    raise CheckpointSaveError(f'saving checkpoint step {step} failed ({type(e).__name__}: {e}); '
+                              f'{_intact(manager)}') from e
+
+
+def wait_until_finished(manager: ocp.CheckpointManager) -> None:
+  """Waits for an asynchronous save; raises ``CheckpointSaveError`` if it failed in the background."""
+  try:
+    manager.wait_until_finished()
+  except Exception as e:  # noqa: BLE001
+    raise CheckpointSaveError(f'an asynchronous checkpoint save failed in the background ({type(e).__name__}: '
+                              f'{e}); {_intact(manager)}') from e
+
+
+def _intact(manager: ocp.CheckpointManager) -> str:
+  # Orbax writes a step into a temporary folder and renames it only once every item is complete, so what is
+  # left of a failed save is never taken for a checkpoint.
+  directory = pathlib.Path(manager.directory)
+  done = sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit()) if directory.is_dir() else []
+  latest = f'step {done[-1]}, which a restart resumes from' if done else 'none'
+  return f'the checkpoints written before it in {directory} are intact (latest: {latest})'
 
 
 def restore(manager: ocp.CheckpointManager, step: int, *, model: Any, opt_state: Any = None,

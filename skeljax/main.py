@@ -44,7 +44,8 @@ def main(argv) -> int:
     raise app.UsageError('--config is required')
   if cfg.get('deterministic'):
     _set_deterministic_flags()
-  from skeljax import sharding, train  # pylint: disable=g-import-not-at-top  (after XLA flags are set)
+  # pylint: disable-next=g-import-not-at-top  (after XLA flags are set)
+  from skeljax import checkpointing, finite_guard, sharding, train
   sharding.maybe_initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   workdir = _WORKDIR.value
   try:
@@ -66,6 +67,10 @@ def main(argv) -> int:
     # A missing dataset, checkpoint or pretrained model is a usage problem: say what to do, no traceback.
     print(f'error: {e}', file=sys.stderr)
     return 2
+  except (finite_guard.NonFiniteError, checkpointing.CheckpointSaveError) as e:
+    # The message names the step and the checkpoint to resume from; a traceback would only bury it.
+    print(f'error: {e}', file=sys.stderr)
+    return 1
 
 
 if __name__ == '__main__':

@@ -26,7 +26,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from skeljax import checkpointing, logging_utils, losses, metrics, optim, sharding
+from skeljax import checkpointing, finite_guard, logging_utils, losses, metrics, optim, sharding
 from skeljax.models import create_model
 from skeljax.models.layers import average_clips
 
@@ -90,7 +90,11 @@ def _cast_floats(tree: Any, dtype) -> Any:
 
 def train_step(state: TrainState, batch: Mapping[str, jax.Array], *, cfg: StepConfig
                ) -> tuple[TrainState, dict[str, jax.Array]]:
-  """One SGD step on a global batch; returns the new state and batch-mean metrics."""
+  """One SGD step on a global batch; returns the new state and batch-mean metrics.
+
+  ``metrics['finite']`` is False when the loss, the gradient norm or the updated state is not finite; the
+  returned state is then the given one, unchanged (``skeljax/finite_guard.py``).
+  """
   dropout_key = jax.random.fold_in(state.rng, state.step)
   inputs_fn = cfg.inputs_fn or gcn_inputs
   x = inputs_fn(batch)
@@ -116,12 +120,16 @@ def train_step(state: TrainState, batch: Mapping[str, jax.Array], *, cfg: StepCo
   # Keep float32 statistics float32 whatever the compute dtype.
   batch_stats = jax.tree.map(lambda new, old: new.astype(old.dtype), batch_stats, state.batch_stats)
   new_state = state.replace(step=state.step + 1, params=params, batch_stats=batch_stats, opt_state=opt_state)
+  grad_norm = optax.global_norm(grads)
+  finite = finite_guard.step_is_finite(loss, grad_norm, (params, batch_stats, opt_state))
+  new_state = finite_guard.keep_if(finite, new_state, state)
   step_metrics = {
       'loss': loss,
       'top1': metrics.batch_topk_correct(logits, labels, 1).mean(),
       'top5': metrics.batch_topk_correct(logits, labels, 5).mean(),
-      'grad_norm': optax.global_norm(grads),
+      'grad_norm': grad_norm,
       'lr': cfg.learning_rate_fn(state.step),
+      'finite': finite,
   }
   return new_state, step_metrics
 
@@ -399,10 +407,13 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
   train_start = time.perf_counter()
 
   saved_step = start_step
+  guard = finite_guard.FiniteGuard()
 
   def save(step, eval_metrics=None):
     nonlocal saved_step
     if step == saved_step:  # e.g. a stop request right after the end-of-epoch save
+      return
+    if guard.check_all():  # every step up to this one must have been finite; else nothing is written
       return
     checkpointing.save(manager, step, model=model_pure_dict(state), opt_state=state.opt_state,
                        data_iter=train_iter, meta=_meta(cfg, step, step / steps_per_epoch),
@@ -415,6 +426,9 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
       batch = sharding.shard_batch({k: v for k, v in next(train_iter).items() if k != 'valid'}, mesh)
       state, step_metrics = p_train_step(state, batch)
       step += 1
+      # The previous step's flag, read now that this step is queued: no stall of the device pipeline.
+      if guard.add(step, step_metrics.pop('finite'), step_metrics):
+        break
       pending.append(step_metrics)
       if step % log_every == 0 or step == total_steps:
         summary = {k: float(np.mean([jax.device_get(m[k]) for m in pending])) for k in pending[0]}
@@ -437,16 +451,19 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
         progress.write(f'stopped at step {step} on request; resume by running the same command again')
         break
 
-  if not last_eval and not preempted and step == total_steps:
+  if not last_eval and not preempted and not guard.failed and step == total_steps:
     # Nothing left to train (a finished run started again): report the final model's accuracy.
     last_eval = evaluate_state(p_eval_step, state, data.val, mesh, topk)
-  manager.wait_until_finished()
+  checkpointing.wait_until_finished(manager)
+  last_good = manager.latest_step()
   manager.close()
   progress.close()
   writer.close()
   if jax.process_index() == 0:
     logging_utils.plot_curves(workdir)
   logging.info('trained %d steps in %.1f s', step - start_step, time.perf_counter() - train_start)
+  if guard.failed:
+    raise guard.error(None if last_good is None else checkpointing.checkpoint_dir(workdir) / str(last_good))
   return dict(last_eval, step=step, preempted=preempted)
 
 
