@@ -7,7 +7,8 @@ module drives ``download_and_prepare`` itself. One command builds any dataset::
   python -m data_builders.build ntu60/xsub_3d --manual_dir=/data/ntu --data_dir=~/tensorflow_datasets
   python -m data_builders.build custom_skeleton --pickle=/data/my.pkl --splits=train,val --data_dir=...
 
-Options: ``--max_examples_per_split=N`` (smoke builds), ``--num_shards=N``, ``--beam`` (run the conversion
+Options: ``--overwrite`` (build again over an existing copy, e.g. one with a damaged shard),
+``--max_examples_per_split=N`` (smoke builds), ``--num_shards=N``, ``--beam`` (run the conversion
 on Apache Beam; ``--beam_pipeline_options='direct_num_workers=8,direct_running_mode=multi_processing'`` or
 ``'runner=DataflowRunner,project=...'``; needs ``pip install apache-beam``, not installed by default), and
 ``--config_overrides='num_train=2000,seed=3'`` for generated datasets (the config gets a new name).
@@ -66,8 +67,11 @@ def _beam_options(text: str | None):
 def build(name: str, *, data_dir: str | os.PathLike, manual_dir: str | os.PathLike | None = None,
           max_examples_per_split: int | None = None, num_shards: int | None = None, beam: bool = False,
           beam_pipeline_options: str | None = None, config_overrides: Mapping[str, Any] | None = None,
-          custom: Mapping[str, Any] | None = None) -> tfds.core.DatasetBuilder:
-  """Builds ``<name>/<config>`` into ``data_dir`` and returns the prepared builder."""
+          custom: Mapping[str, Any] | None = None, overwrite: bool = False) -> tfds.core.DatasetBuilder:
+  """Builds ``<name>/<config>`` into ``data_dir`` and returns the prepared builder.
+
+  An already built copy is kept unless ``overwrite``, which generates every split again in its place.
+  """
   dataset, _, config_name = name.partition('/')
   cls = data_builders.builder_class(dataset)
   if dataset == 'custom_skeleton':
@@ -93,7 +97,9 @@ def build(name: str, *, data_dir: str | os.PathLike, manual_dir: str | os.PathLi
       manual_dir=None if manual_dir is None else os.fspath(pathlib.Path(manual_dir).expanduser()),
       max_examples_per_split=max_examples_per_split,
       num_shards=num_shards,
-      beam_options=_beam_options(beam_pipeline_options) if beam else None)
+      beam_options=_beam_options(beam_pipeline_options) if beam else None,
+      download_mode=(tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS if overwrite
+                     else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS))
   builder = cls(config=config, data_dir=os.fspath(pathlib.Path(data_dir).expanduser()),
                 file_format='array_record', use_beam=beam)
   builder.download_and_prepare(download_config=download_config)
@@ -107,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> None:
   parser.add_argument('name', help=f'<dataset>/<config>; datasets: {", ".join(data_builders.DATASETS)}')
   parser.add_argument('--data_dir', default=os.environ.get('TFDS_DATA_DIR', '~/tensorflow_datasets'))
   parser.add_argument('--manual_dir', default=None, help='folder holding the downloaded annotation files')
+  parser.add_argument('--overwrite', action='store_true',
+                      help='build again even if already built (replaces a damaged copy)')
   parser.add_argument('--max_examples_per_split', type=int, default=None)
   parser.add_argument('--num_shards', type=int, default=None)
   parser.add_argument('--beam', action='store_true', help='run the conversion on Apache Beam')
@@ -124,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> None:
   builder = build(args.name, data_dir=args.data_dir, manual_dir=args.manual_dir,
                   max_examples_per_split=args.max_examples_per_split, num_shards=args.num_shards,
                   beam=args.beam, beam_pipeline_options=args.beam_pipeline_options,
-                  config_overrides=_parse_overrides(args.config_overrides), custom=custom or None)
+                  config_overrides=_parse_overrides(args.config_overrides), custom=custom or None,
+                  overwrite=args.overwrite)
   splits = {k: v.num_examples for k, v in builder.info.splits.items()}
   print(f'Built {builder.name}/{builder.builder_config.name} {builder.version} in {builder.data_dir}: {splits}')
 

@@ -9,8 +9,12 @@ them, and ``start_index = 0``, ``modality = 'Pose'`` as MMAction2's ``PoseDatase
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
+import itertools
 import os
 import pathlib
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +26,16 @@ _NO_IMAGE_SHAPE = (0, 0)
 
 class DatasetNotBuiltError(FileNotFoundError):
   """The requested dataset is not in ``data_dir``; the message holds the command that builds it."""
+
+
+class DatasetVersionError(DatasetNotBuiltError):
+  """``data_dir`` holds the dataset built by another version of its builder; the message says which and how
+  to rebuild."""
+
+
+class CorruptShardError(OSError):
+  """An array_record shard of a built dataset cannot be read; the message names the file and the rebuild
+  command."""
 
 
 def default_data_dir() -> str:
@@ -49,35 +63,87 @@ def to_results(example: Mapping[str, Any]) -> dict[str, Any]:
   return results
 
 
-class SkeletonSource:
-  """Random-access source of results dicts over a TFDS data source (picklable, so grain workers can use it)."""
+@dataclasses.dataclass(frozen=True)
+class Shard:
+  """The records ``[skip, skip + take)`` of one array_record file, which holds ``size`` records in all."""
+  path: str
+  skip: int
+  take: int
+  size: int
 
-  def __init__(self, tfds_source, name: str, split: str):
+
+class SkeletonSource:
+  """Random-access source of results dicts over a TFDS data source (picklable, so grain workers can use it).
+
+  A record that cannot be read or decoded raises ``CorruptShardError`` naming its shard file and
+  ``rebuild`` (the command that rebuilds the dataset).
+  """
+
+  def __init__(self, tfds_source, name: str, split: str, shards: Sequence[Shard] = (), rebuild: str = ''):
     self._source = tfds_source
     self.name, self.split = name, split
+    self.shards, self.rebuild = tuple(shards), rebuild
+    self._ends = list(itertools.accumulate(shard.take for shard in self.shards))
 
   def __len__(self) -> int:
     return len(self._source)
 
   def __getitem__(self, index: int) -> dict[str, Any]:
-    return to_results(self._source[index])
+    if not 0 <= index < len(self):
+      raise IndexError(f'index {index} out of range for {self!r}')
+    try:
+      return to_results(self._source[index])
+    except Exception as e:  # noqa: BLE001 - riegeli, protobuf and decoding errors alike mean a damaged file
+      raise self._corrupt(index, e) from e
 
   def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
-    return [to_results(e) for e in self._source.__getitems__(list(indices))]
+    try:
+      return [to_results(e) for e in self._source.__getitems__(list(indices))]
+    except Exception:  # noqa: BLE001
+      # Read one by one to find (and name) the record that fails.
+      return [self[i] for i in indices]
+
+  def shard_of(self, index: int) -> tuple[Shard, int] | None:
+    """(shard, record position in its file) of dataset index ``index``; None if unknown."""
+    k = bisect.bisect_right(self._ends, index)
+    if k >= len(self.shards):
+      return None
+    return self.shards[k], self.shards[k].skip + index - (self._ends[k - 1] if k else 0)
+
+  def _corrupt(self, index: int, error: Exception) -> CorruptShardError:
+    found = self.shard_of(index)
+    where = f'{found[0].path} (record {found[1]})' if found else f'{self.name} split {self.split!r}'
+    return CorruptShardError(f'cannot read record {index} of {self.name} split {self.split!r} from {where}: '
+                             f'{type(error).__name__}: {error}\nThe file is damaged (corrupt or truncated). '
+                             f'Rebuild the dataset with:\n  {self.rebuild}')
 
   def __repr__(self) -> str:
     return f'SkeletonSource({self.name!r}, split={self.split!r}, len={len(self)})'
 
 
-def _build_command(name: str, data_dir: str) -> str:
+def _build_command(name: str, data_dir: str, overwrite: bool = False) -> str:
   dataset = name.split('/')[0]
   manual = '' if dataset == 'synthetic_skeleton' else ' --manual_dir=<folder with the downloaded files>'
-  return f'python -m data_builders.build {name} --data_dir={data_dir}{manual}'
+  return f'python -m data_builders.build {name} --data_dir={data_dir}{manual}{" --overwrite" if overwrite else ""}'
+
+
+def _built_versions(builder: tfds.core.DatasetBuilder) -> list[str]:
+  """Versions of this dataset config that are built in its data_dir (folders with a dataset_info.json)."""
+  config_dir = pathlib.Path(builder.data_dir).parent
+  if not config_dir.is_dir():
+    return []
+  versions = [p.name for p in config_dir.iterdir()
+              if re.fullmatch(r'\d+\.\d+\.\d+', p.name) and (p / 'dataset_info.json').is_file()]
+  return sorted(versions, key=lambda v: tuple(map(int, v.split('.'))))
+
+
+def _resolve_data_dir(data_dir: str | os.PathLike | None) -> str:
+  return os.fspath(pathlib.Path(data_dir).expanduser()) if data_dir else default_data_dir()
 
 
 def load_builder(name: str, *, data_dir: str | os.PathLike | None = None) -> tfds.core.DatasetBuilder:
   """The prepared TFDS builder of ``<dataset>/<config>``; raises ``DatasetNotBuiltError`` if not built."""
-  data_dir = os.fspath(pathlib.Path(data_dir).expanduser()) if data_dir else default_data_dir()
+  data_dir = _resolve_data_dir(data_dir)
   dataset = name.split('/')[0]
   import data_builders  # pylint: disable=g-import-not-at-top
   if dataset in data_builders.DATASETS:
@@ -88,9 +154,38 @@ def load_builder(name: str, *, data_dir: str | os.PathLike | None = None) -> tfd
     raise DatasetNotBuiltError(f'Dataset {name!r} is not available in {data_dir} ({e}). Build it with:\n  '
                                f'{_build_command(name, data_dir)}') from e
   if not builder.is_prepared():
+    others = _built_versions(builder)
+    if others:
+      notes = getattr(builder, 'RELEASE_NOTES', {}).get(str(builder.version))
+      raise DatasetVersionError(
+          f'Dataset {name!r} in {data_dir} was built by builder version {", ".join(others)}, but this skeljax '
+          f'reads version {builder.version}{f" (release notes: {notes})" if notes else ""}. Rebuild it with:\n  '
+          f'{_build_command(name, data_dir)}\n(then the old version folder(s) under '
+          f'{pathlib.Path(builder.data_dir).parent} can be deleted)')
     raise DatasetNotBuiltError(f'Dataset {name!r} has not been built in {data_dir}. Build it with:\n  '
                                f'{_build_command(name, data_dir)}')
   return builder
+
+
+def _check_shards(shards: Sequence[Shard], rebuild: str) -> None:
+  """Opens every shard once: a missing or truncated file fails here, naming it, not hours into training."""
+  from array_record.python import array_record_module  # pylint: disable=g-import-not-at-top
+  for shard in shards:
+    problem = None
+    if not os.path.isfile(shard.path):
+      problem = 'the file is missing'
+    else:
+      try:
+        reader = array_record_module.ArrayRecordReader(shard.path)
+        count = reader.num_records()
+        reader.close()
+        if count != shard.size:
+          problem = f'it holds {count} records, the dataset info says {shard.size}'
+      except Exception as e:  # noqa: BLE001 - the reader raises RuntimeError / ValueError on damaged files
+        problem = f'{type(e).__name__}: {e}'
+    if problem:
+      raise CorruptShardError(f'{shard.path}: {problem}. The dataset is damaged (a corrupt or truncated '
+                              f'shard); rebuild it with:\n  {rebuild}')
 
 
 def open_source(name: str, split: str, *, data_dir: str | os.PathLike | None = None) -> SkeletonSource:
@@ -100,7 +195,11 @@ def open_source(name: str, split: str, *, data_dir: str | os.PathLike | None = N
   base_split = split.split('[')[0]
   if base_split not in available:
     raise ValueError(f'Dataset {name!r} has no split {base_split!r}; splits: {available}')
-  return SkeletonSource(builder.as_data_source(split=split), name, split)
+  shards = [Shard(os.fspath(fi.filename), fi.skip, fi.take, fi.examples_in_shard)
+            for fi in builder.info.splits[split].file_instructions]
+  rebuild = _build_command(name, _resolve_data_dir(data_dir), overwrite=True)
+  _check_shards(shards, rebuild)
+  return SkeletonSource(builder.as_data_source(split=split), name, split, shards, rebuild)
 
 
 def class_names(name: str, *, data_dir: str | os.PathLike | None = None) -> list[str]:
