@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import jax
 import numpy as np
 import pytest
 
@@ -88,3 +89,24 @@ def test_train_then_eval_writes_a_result_pickle(tmp_path, data_dir):
 def test_unknown_override_is_rejected(tmp_path):
   proc = run_main('--config=configs/stgcn_synthetic.py', f'--workdir={tmp_path}', '--config.optimizer.lrr=1')
   assert proc.returncode != 0 and 'lrr' in proc.stderr
+
+
+@pytest.mark.slow  # ~30-50 s on 2 cores: a full ST-GCN compile in a subprocess
+def test_an_absurd_learning_rate_exits_non_zero_naming_the_step_and_the_last_good_checkpoint(tmp_path, data_dir):
+  workdir = tmp_path / 'wd'
+  proc = run_main('--config=configs/stgcn_synthetic.py:smoke', f'--workdir={workdir}',
+                  f'--config.dataset.data_dir={data_dir}', '--config.dataset.train_split=train[:16]',
+                  '--config.dataset.val_split=val[:16]', '--config.optimizer.lr=1e12', '--config.num_epochs=3',
+                  '--config.checkpoint.every_steps=1', '--config.checkpoint.keep_latest=10')
+  assert proc.returncode == 1 and 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+  error = proc.stderr.splitlines()[-1]
+  assert error.startswith('error: training stopped at step ') and 'not finite' in error
+  failed = int(error.split('step ')[1].split(':')[0])
+  from skeljax import checkpointing  # pylint: disable=g-import-not-at-top
+  steps = sorted(int(p.name) for p in (workdir / 'checkpoints').iterdir() if p.name.isdigit())
+  assert steps == list(range(1, failed))
+  if steps:
+    assert f'Last good checkpoint: {workdir / "checkpoints" / str(steps[-1])}.' in error
+  for step in steps:
+    for leaf in jax.tree.leaves(checkpointing.load_model_state(workdir / 'checkpoints' / str(step))):
+      assert np.isfinite(leaf).all()
