@@ -59,7 +59,8 @@ def evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path | None,
   ``cfg.eval.test_num_clips``, when set, overrides the number of clips the test pipeline samples.
 
   ``checkpoint``: None (best, else latest, in ``workdir``), a step number, ``'best'`` or ``'latest'`` of
-  ``workdir``, or a folder (a workdir, its ``checkpoints`` folder, or one step folder). ``out``: write the result pickle there.
+  ``workdir``, or a folder (a workdir, its ``checkpoints`` folder, or one step folder). ``out``: write the
+  result pickle there.
   ``data`` overrides the configured split (tests).
   """
   mesh = sharding.make_mesh()

@@ -82,4 +82,5 @@ class FiniteGuard:
       return NonFiniteError(f'{message} No checkpoint was written before it: fix the cause (e.g. a lower '
                             '--config.optimizer.lr, or the data) and start again.')
     return NonFiniteError(f'{message} Last good checkpoint: {last_checkpoint}. Running the same command '
-                          'resumes from it; fix the cause first (e.g. a lower --config.optimizer.lr, or the data).')
+                          'resumes from it; fix the cause first (e.g. a lower --config.optimizer.lr, or the '
+                          'data).')

@@ -171,7 +171,8 @@ def _replace(lines, number, old, new):
 @pytest.mark.parametrize('mutate, message', [
     (lambda lines: lines[:40], r':40: file ends after this line, expected joint 9 of 25'),
     (lambda lines: lines[:3] + ['24'] + lines[4:], r':4: joint count must be 25, got 24'),
-    (lambda lines: lines[:6] + ['0.1 0.2 abc 1 1 1 1 0 0 0 0 2'] + lines[7:], r":7: joint 3 value 'abc' is not a number"),
+    (lambda lines: lines[:6] + ['0.1 0.2 abc 1 1 1 1 0 0 0 0 2'] + lines[7:],
+     r":7: joint 3 value 'abc' is not a number"),
     (lambda lines: _replace(lines, 993, '1079.439', '1O79.439'), r":993: joint 9 value '1O79.439' is not"),
     (lambda lines: lines[:6] + ['0.1 0.2'] + lines[7:], r':7: joint line must have 12 values, got 2'),
     (lambda lines: ['x'] + lines[1:], r":1: expected the number of frames \(one integer\), got 'x'"),

@@ -120,6 +120,7 @@ def test_a_dataset_built_by_another_builder_version_says_which_and_how_to_rebuil
   with pytest.raises(sources.DatasetVersionError) as error:
     sources.open_source(NAME, 'train', data_dir=data_dir)
   message = str(error.value)
-  assert f"'{NAME}' in {data_dir} was built by builder version 0.9.0, but this skeljax reads version 1.0.0" in message
+  assert (f"'{NAME}' in {data_dir} was built by builder version 0.9.0, but this skeljax reads version 1.0.0"
+          in message)
   assert f'python -m data_builders.build {NAME} --data_dir={data_dir}\n' in message
   assert isinstance(error.value, FileNotFoundError)  # skeljax.main prints it as a usage error, exit status 2

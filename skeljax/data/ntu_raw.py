@@ -1,9 +1,10 @@
 """Raw NTU RGB+D ``.skeleton`` files (spec §1.3) -> PySKL-style records (spec §1.4, "PySKL" steps 1-7).
 
 ``parse_skeleton_file`` reads every body of every frame (bodyID and the 12 per-joint values, as float64
-exactly as written); a malformed line, or a non-finite x, y or z, is an error naming the file and the line. ``denoise_pyskl`` reproduces PySKL's ``tools/data/ntu_preproc.py``: bodies grouped by
-Kinect bodyID, short and "spread" (wider than tall) bodies dropped, the rest ranked by motion and packed
-into at most two non-overlapping tracks. ``convert_ntu_dir`` turns a folder into the PySKL pickle layout
+exactly as written); a malformed line, or a non-finite x, y or z, is an error naming the file and the line.
+``denoise_pyskl`` reproduces PySKL's ``tools/data/ntu_preproc.py``: bodies grouped by Kinect bodyID, short and
+"spread" (wider than tall) bodies dropped, the rest ranked by motion and packed into at most two
+non-overlapping tracks. ``convert_ntu_dir`` turns a folder into the PySKL pickle layout
 ``{'split': {...}, 'annotations': [...]}``.
 """
 
