@@ -115,8 +115,15 @@ def save_model_checkpoint(directory: str | pathlib.Path, model_state: Mapping, *
                           meta: Mapping | None = None) -> pathlib.Path:
   """Writes a ``model`` + ``meta`` checkpoint (e.g. a converted MMAction2 model) that evaluation can load.
 
+  A NaN or inf anywhere in ``model_state`` is refused, naming the variable (no checkpoint holds one).
+
   ``directory`` is the ``checkpoints`` folder (or a workdir, which gets ``checkpoints/`` appended).
   """
+  for path, value in jax.tree_util.tree_leaves_with_path(model_state):
+    value = np.asarray(value)
+    if np.issubdtype(value.dtype, np.inexact) and not np.isfinite(value).all():
+      raise ValueError(f'refusing to write a checkpoint in {directory}: {jax.tree_util.keystr(path)} holds '
+                       f'{int((~np.isfinite(value)).sum())} non-finite values')
   directory = pathlib.Path(directory).absolute()
   if directory.name != 'checkpoints':
     directory = directory / 'checkpoints'

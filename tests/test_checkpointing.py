@@ -51,6 +51,10 @@ def test_missing_checkpoints_are_reported_clearly(tmp_path):
   checkpointing.save_model_checkpoint(tmp_path, {'w': np.ones(2, np.float32)}, step=0)
   with pytest.raises(FileNotFoundError, match=r'step 7 not in .*available: \[0\]'):
     checkpointing.resolve_step_dir(tmp_path, 7)
+  # E.g. a converted .pth whose weights hold a NaN: no checkpoint is written.
+  with pytest.raises(ValueError, match=r"\['head'\]\['b'\] holds 1 non-finite values"):
+    checkpointing.save_model_checkpoint(tmp_path, {'head': {'b': np.array([1, np.inf], np.float32)}}, step=1)
+  assert not (tmp_path / 'checkpoints' / '1').exists()
 
 
 def test_model_only_checkpoint_round_trips_into_an_eval_state(tmp_path):
