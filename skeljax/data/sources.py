@@ -5,6 +5,11 @@
 pipeline transforms expect: ``frame_dir`` (str), ``label`` (int), ``keypoint`` float32 ``[M, T, V, C]``,
 ``total_frames`` (int), ``keypoint_score [M, T, V]`` and ``img_shape``/``original_shape`` where the dataset has
 them, and ``start_index = 0``, ``modality = 'Pose'`` as MMAction2's ``PoseDataset`` sets.
+
+A dataset that is not built, or was built by another version of its builder, raises ``DatasetNotBuiltError``
+(``DatasetVersionError``) with the build command. Opening a split opens every shard once, so a missing or
+truncated file fails at once; a record that fails to read later (a corrupt chunk) raises ``CorruptShardError``.
+Both name the shard file and the command that rebuilds the dataset in place.
 """
 
 from __future__ import annotations
@@ -176,7 +181,7 @@ def _check_shards(shards: Sequence[Shard], rebuild: str) -> None:
       problem = 'the file is missing'
     else:
       try:
-        reader = array_record_module.ArrayRecordReader(shard.path)
+        reader = array_record_module.ArrayRecordReader(shard.path, 'readahead_buffer_size:0')
         count = reader.num_records()
         reader.close()
         if count != shard.size:
