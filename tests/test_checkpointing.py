@@ -134,7 +134,11 @@ def test_best_and_latest_name_steps_for_eval_export_and_predict(tmp_path):
   for checkpoint, step in (('latest', '3'), (None, '1')):
     assert pathlib.Path(predict.Predictor(workdir, cfg, checkpoint=checkpoint).source).name == step
 
-  _, unscored = _toy_workdir(tmp_path / 'unscored', {4: None, 5: None})
+  unscored = tmp_path / 'unscored'
+  manager = checkpointing.create_manager(unscored, {'keep_latest': 2, 'async': False})
+  for step in (4, 5):
+    checkpointing.save(manager, step, model={'w': np.full(2, step, np.float32)})
+  manager.close()
   assert resolve(None, unscored).name == '5'  # no metric anywhere: the default falls back to the latest
   with pytest.raises(FileNotFoundError, match=r'no checkpoint in .* has a validation top1 .*steps: \[4, 5\]'):
     resolve('best', unscored)  # asked for explicitly, "best" must mean best

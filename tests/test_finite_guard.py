@@ -50,6 +50,7 @@ def test_a_nan_step_returns_the_donated_state_unchanged():
     np.testing.assert_array_equal(x, y, err_msg=jax.tree_util.keystr(path))
 
 
+@pytest.mark.slow  # ~6 s; the NaN-clip test below is the fast path (test_main runs this case through the CLI)
 def test_an_absurd_learning_rate_stops_the_run_and_saves_nothing_non_finite(tmp_path):
   cfg = toy_config(num_epochs=2)
   cfg.optimizer.lr = 1e12

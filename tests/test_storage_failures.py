@@ -55,8 +55,12 @@ def _full_disk_at(step: int):
   return save_fn
 
 
-@pytest.mark.parametrize('asynchronous', [False, pytest.param(True, marks=pytest.mark.slow)])
-def test_a_failed_save_leaves_the_previous_checkpoint_and_resume_picks_it(tmp_path, monkeypatch, asynchronous):
+@pytest.mark.parametrize('asynchronous, resume', [
+    (False, False),
+    pytest.param(True, True, marks=pytest.mark.slow),  # the background failure, and a real resume (~15 s)
+])
+def test_a_failed_save_leaves_the_previous_checkpoint_and_resume_picks_it(tmp_path, monkeypatch, asynchronous,
+                                                                          resume):
   cfg = toy_config(num_epochs=2)  # 3 steps an epoch; saves at 2, 3 (epoch end), 4, 6
   cfg.checkpoint.every_steps = 2
   cfg.checkpoint['async'] = asynchronous
@@ -68,15 +72,18 @@ def test_a_failed_save_leaves_the_previous_checkpoint_and_resume_picks_it(tmp_pa
   # A synchronous save fails in place; an asynchronous one when the loop next waits for it.
   assert 'No space left on device' in message and '/4.orbax-checkpoint-tmp/' in message
   assert 'intact (latest: step 3, which a restart resumes from)' in message
-  # What was written of step 4 is not a step: every reader sees step 3 as the latest.
+  # What was written of step 4 is not a step: every reader, and the manager a resumed run asks, sees step 3.
+  assert (tmp_path / 'checkpoints' / '4.orbax-checkpoint-tmp').is_dir()
   assert checkpointing.resolve_checkpoint('latest', tmp_path).name == '3'
   assert checkpointing.load_meta(tmp_path / 'checkpoints' / '3')['step'] == 3
   checkpointing.load_model_state(tmp_path / 'checkpoints' / '3')
-  if asynchronous:
-    return  # the resume itself is the same either way
-  resumed = train.train_and_evaluate(cfg, tmp_path, data=toy_data(cfg))
-  assert resumed['step'] == 6 and not resumed['preempted']
-  assert checkpointing.resolve_checkpoint('latest', tmp_path).name == '6'
+  manager = checkpointing.create_manager(tmp_path, cfg.checkpoint)
+  assert manager.latest_step() == 3
+  manager.close()
+  if resume:
+    resumed = train.train_and_evaluate(cfg, tmp_path, data=toy_data(cfg))
+    assert resumed['step'] == 6 and not resumed['preempted']
+    assert checkpointing.resolve_checkpoint('latest', tmp_path).name == '6'
 
 
 # ----- array_record shards -----
