@@ -1,4 +1,4 @@
-"""MMAction2 GCN checkpoints (ST-GCN 0.x / 1.x, 2s-AGCN 0.x, AAGCN 1.x) -> skeljax GCN recognizers.
+"""MMAction2 / PySKL GCN checkpoints (ST-GCN 0.x / 1.x, ST-GCN++, 2s-AGCN 0.x, AAGCN 1.x, CTR-GCN) -> skeljax.
 
 ``mmaction_key_map(model, edition)`` names every checkpoint tensor and where it goes; the fixed graph
 buffers (``backbone.A``, 1.x ST-GCN's ``backbone.gcn.{i}.gcn.A``) are checks, so a checkpoint run with the
@@ -16,8 +16,11 @@ from skeljax.checkpoint.mmaction import CheckpointMismatchError, KeyMap, load_st
 from skeljax.models.gcn.aagcn import AAGCNRecognizer
 from skeljax.models.gcn.agcn import AGCNRecognizer
 from skeljax.models.gcn.backbone import GCNBlock
+from skeljax.models.gcn.ctrgcn import CTRGCNRecognizer
 from skeljax.models.gcn.recognizer import GCNRecognizer
 from skeljax.models.gcn.stgcn import STGCNRecognizer
+from skeljax.models.gcn.units.ctrgcn_tcn import DilatedBranch, PoolBranch
+from skeljax.models.gcn.units.ms_tcn import MultiScaleTemporalConv
 
 EDITIONS = ('1.x', '0.x', 'pyskl')
 # The classifier Linear of a GCN recognizer: MMAction2's GCNHead (and 0.x STGCNHead) call it `fc`, PySKL's `fc_cls`.
@@ -75,16 +78,42 @@ def _add_adaptive_convs(key_map: KeyMap, prefix: str, i: int, unit) -> None:
   key_map.add_batchnorm(f'{prefix}.gcn.bn', _block_path(i, 'gcn', 'bn'))
 
 
+def _add_ms_tcn(key_map: KeyMap, prefix: str, path: tuple, tcn: MultiScaleTemporalConv) -> None:
+  """MMAction2 ``mstcn``: ``branches.{i}`` (Sequential indices 0 conv, 1 BN, 3 unit_tcn), ``transform``, ``bn``."""
+  for j, (entry, branch) in enumerate(zip(tcn.ms_cfg, tcn.branches)):
+    if entry == '1x1':
+      key_map.add_conv(f'{prefix}.branches.{j}', path + ('branches', j))
+      continue
+    key_map.add_conv(f'{prefix}.branches.{j}.0', path + ('branches', j, 'conv_in'))
+    key_map.add_batchnorm(f'{prefix}.branches.{j}.1', path + ('branches', j, 'bn'))
+    if entry[0] != 'max':
+      key_map.add_conv(f'{prefix}.branches.{j}.3.conv', path + ('branches', j, 'conv_t'))
+  key_map.add_batchnorm(f'{prefix}.transform.0', path + ('transform_bn',))
+  key_map.add_conv(f'{prefix}.transform.2', path + ('transform_conv',))
+  key_map.add_batchnorm(f'{prefix}.bn', path + ('bn',))
+
+
 def _stgcn_1x(model: STGCNRecognizer, key_map: KeyMap) -> None:
+  """1.x / PySKL ``STGCN`` with any ``gcn_adaptive`` / ``gcn_with_res`` / ``tcn_type`` (ST-GCN, ST-GCN++)."""
   for i, block in enumerate(model.backbone.blocks):
     prefix = f'backbone.gcn.{i}'
-    key_map.checks[f'{prefix}.gcn.A'] = np.asarray(block.gcn.A[...])
-    if block.gcn.PA is not None:
+    unit = block.gcn
+    if unit.adaptive == 'init':  # ST-GCN++ learns A: it is a weight, not a check
+      key_map.add(f'{prefix}.gcn.A', _block_path(i, 'gcn', 'A'))
+    else:
+      key_map.checks[f'{prefix}.gcn.A'] = np.asarray(unit.A[...])
+    if unit.PA is not None:
       key_map.add(f'{prefix}.gcn.PA', _block_path(i, 'gcn', 'PA'))
     key_map.add_conv(f'{prefix}.gcn.conv', _block_path(i, 'gcn', 'conv'))
     key_map.add_batchnorm(f'{prefix}.gcn.bn', _block_path(i, 'gcn', 'bn'))
-    key_map.add_conv(f'{prefix}.tcn.conv', _block_path(i, 'tcn', 'conv'))
-    key_map.add_batchnorm(f'{prefix}.tcn.bn', _block_path(i, 'tcn', 'bn'))
+    if unit.down is not None:
+      key_map.add_conv(f'{prefix}.gcn.down.0', _block_path(i, 'gcn', 'down', 'conv'))
+      key_map.add_batchnorm(f'{prefix}.gcn.down.1', _block_path(i, 'gcn', 'down', 'bn'))
+    if isinstance(block.tcn, MultiScaleTemporalConv):
+      _add_ms_tcn(key_map, f'{prefix}.tcn', _block_path(i, 'tcn'), block.tcn)
+    else:
+      key_map.add_conv(f'{prefix}.tcn.conv', _block_path(i, 'tcn', 'conv'))
+      key_map.add_batchnorm(f'{prefix}.tcn.bn', _block_path(i, 'tcn', 'bn'))
     _add_residual(key_map, prefix, i, block, 'conv', 'bn')
 
 
@@ -131,6 +160,33 @@ def _aagcn_1x(model: AAGCNRecognizer, key_map: KeyMap) -> None:
     _add_residual(key_map, prefix, i, block, 'conv', 'bn')
 
 
+def _ctrgcn(model: CTRGCNRecognizer, key_map: KeyMap) -> None:
+  """MMAction2 ``projects/ctrgcn`` / PySKL ``CTRGCN``: blocks ``backbone.net.{i}`` with ``gcn1`` / ``tcn1``."""
+  key_map.checks['backbone.A'] = _adjacency(model)
+  for i, block in enumerate(model.backbone.blocks):
+    prefix = f'backbone.net.{i}'
+    unit = block.gcn
+    key_map.add(f'{prefix}.gcn1.A', _block_path(i, 'gcn', 'A'))
+    key_map.add(f'{prefix}.gcn1.alpha', _block_path(i, 'gcn', 'alpha'))
+    for k in range(len(unit.convs)):
+      for name in ('conv1', 'conv2', 'conv3', 'conv4'):
+        key_map.add_conv(f'{prefix}.gcn1.convs.{k}.{name}', _block_path(i, 'gcn', 'convs', k, name))
+    if unit.down is not None:
+      key_map.add_conv(f'{prefix}.gcn1.down.0', _block_path(i, 'gcn', 'down', 'conv'))
+      key_map.add_batchnorm(f'{prefix}.gcn1.down.1', _block_path(i, 'gcn', 'down', 'bn'))
+    key_map.add_batchnorm(f'{prefix}.gcn1.bn', _block_path(i, 'gcn', 'bn'))
+    for j, branch in enumerate(block.tcn.branches):
+      path = _block_path(i, 'tcn', 'branches', j)
+      key_map.add_conv(f'{prefix}.tcn1.branches.{j}.0', path + ('conv_in',))
+      key_map.add_batchnorm(f'{prefix}.tcn1.branches.{j}.1', path + ('bn',))
+      if isinstance(branch, DilatedBranch):
+        key_map.add_conv(f'{prefix}.tcn1.branches.{j}.3.conv', path + ('tcn', 'conv'))
+        key_map.add_batchnorm(f'{prefix}.tcn1.branches.{j}.3.bn', path + ('tcn', 'bn'))
+      elif isinstance(branch, PoolBranch):
+        key_map.add_batchnorm(f'{prefix}.tcn1.branches.{j}.4', path + ('bn_out',))
+    _add_residual(key_map, prefix, i, block, 'conv', 'bn')
+
+
 def mmaction_key_map(model: GCNRecognizer, edition: str, head_prefix: str | None = None) -> KeyMap:
   """The KeyMap of an MMAction2 ``edition`` ('1.x', '0.x' or 'pyskl') checkpoint for this GCN model.
 
@@ -152,6 +208,10 @@ def mmaction_key_map(model: GCNRecognizer, edition: str, head_prefix: str | None
     if edition == '0.x':
       raise ValueError("model 'aagcn' is the 1.x AAGCN; 0.x 2s-AGCN checkpoints need model 'agcn'")
     _aagcn_1x(model, key_map)
+  elif isinstance(model, CTRGCNRecognizer):
+    if edition == '0.x':
+      raise ValueError("CTR-GCN checkpoints are MMAction2 1.x (projects/ctrgcn) or PySKL, not edition '0.x'")
+    _ctrgcn(model, key_map)
   else:
     raise TypeError(f'not a skeljax GCN recognizer: {type(model).__name__}')
   add_classifier(key_map, head_prefix or ('cls_head.fc_cls' if edition == 'pyskl' else 'cls_head.fc'))

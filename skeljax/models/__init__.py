@@ -15,6 +15,8 @@ from flax import nnx
 # name -> "module:factory"; imported lazily so that a family's import cost is paid only when used.
 MODELS = {
     'stgcn': 'skeljax.models.gcn.stgcn:STGCNRecognizer',
+    'stgcnpp': 'skeljax.models.gcn.stgcn:STGCNPlusPlusRecognizer',  # 'stgcn' with ST-GCN++'s defaults
+    'ctrgcn': 'skeljax.models.gcn.ctrgcn:CTRGCNRecognizer',
     'agcn': 'skeljax.models.gcn.agcn:AGCNRecognizer',
     'aagcn': 'skeljax.models.gcn.aagcn:AAGCNRecognizer',
     'msg3d': 'skeljax.models.gcn.msg3d:MSG3DRecognizer',
