@@ -22,6 +22,7 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint.checkpoint_managers import preservation_policy as preservation_lib
 
 BEST_METRIC = 'top1'
+KEYWORDS = ('best', 'latest')  # --checkpoint values that name a step of the workdir
 
 
 class CheckpointSaveError(RuntimeError):
@@ -132,9 +133,6 @@ def save_model_checkpoint(directory: str | pathlib.Path, model_state: Mapping, *
     save(manager, step, model=model_state, meta=meta)
     manager.wait_until_finished()
   return directory / str(step)
-
-
-KEYWORDS = ('best', 'latest')
 
 
 def resolve_step_dir(path: str | pathlib.Path, step: int | str | None = None, *,
