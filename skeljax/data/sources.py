@@ -175,9 +175,10 @@ def load_builder(name: str, *, data_dir: str | os.PathLike | None = None) -> tfd
 def _check_shards(shards: Sequence[Shard], rebuild: str) -> None:
   """Opens every shard once: a missing or truncated file fails here, naming it, not hours into training."""
   from array_record.python import array_record_module  # pylint: disable=g-import-not-at-top
+  from etils import epath  # pylint: disable=g-import-not-at-top
   for shard in shards:
     problem = None
-    if not os.path.isfile(shard.path):
+    if not epath.Path(shard.path).exists():  # epath: a data_dir may be a bucket (gs://...)
       problem = 'the file is missing'
     else:
       try:
@@ -189,7 +190,7 @@ def _check_shards(shards: Sequence[Shard], rebuild: str) -> None:
       except Exception as e:  # noqa: BLE001 - the reader raises RuntimeError / ValueError on damaged files
         problem = f'{type(e).__name__}: {e}'
     if problem:
-      raise CorruptShardError(f'{shard.path}: {problem}. The dataset is damaged (a corrupt or truncated '
+      raise CorruptShardError(f'{shard.path}: {problem}. The dataset is damaged (a missing, corrupt or truncated '
                               f'shard); rebuild it with:\n  {rebuild}')
 
 
