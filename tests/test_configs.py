@@ -39,6 +39,14 @@ VARIANTS = {
     'posec3d_k400': [None, 'synthetic'],
     'stgcn_nwucla': ['joint', 'bone', 'jm', 'synthetic'],
     'agcn_nwucla': ['joint', 'bone', 'bm', 'synthetic'],
+    # ST-GCN++ / CTR-GCN: one variant per distinct model (each abstract build costs seconds); every variant's
+    # recipe is checked without building in test_zoo_gcn_configs.py, the synthetic ones train in test_zoo_gcn_training.
+    'stgcnpp_ntu60': ['xsub,joint,3d', 'xview,bm,2d'],
+    'stgcnpp_ntu120': ['xset,bone,3d'],
+    'stgcnpp_nwucla': ['bone'],
+    'ctrgcn_ntu60': ['xsub,joint,3d', 'xsub,jm,2d'],
+    'ctrgcn_ntu120': ['xset,bone,2d'],
+    'ctrgcn_nwucla': ['synthetic'],
 }
 CASES = [(name, arg) for name, args in VARIANTS.items() for arg in args]
 
@@ -58,6 +66,8 @@ PARAM_COUNTS = {
     ('posec3d_hmdb51', 'split1'): 3_029_523,         # (3, 4, 6) backbone + 51-way head
     ('posec3d_ucf101', 'split1'): 3_055_173,
     ('posec3d_k400', None): 3_208_560,
+    ('stgcnpp_ntu60', 'xsub,joint,3d'): 1_403_144,   # parity_zoo manifest (MMAction2 1.2.0 stgcnpp config)
+    ('ctrgcn_ntu60', 'xsub,joint,3d'): 1_446_672,    # parity_zoo manifest (MMAction2 projects/ctrgcn config)
 }
 
 
