@@ -236,3 +236,33 @@ def test_stage_arguments_and_bfloat16_step(name):
 def test_bad_options_raise_clear_errors(cfg, match):
   with pytest.raises(ValueError, match=match):
     nnx.eval_shape(lambda: create_model({**cfg, 'num_classes': 3}, nnx.Rngs(0)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name, fixture', [('stgcnpp', 'stgcnpp'), ('ctrgcn', 'ctrgcn')])
+def test_initial_values_follow_the_reference_init(parity_zoo, name, fixture):
+  """Fresh-model statistics against the reference's ``init_weights()`` state (fixture ``init_weights_stats``).
+
+  Constant tensors (BN weights 1, CTR-GCN's unit BN 1e-6, zero biases, alpha 0) and the graph ``A`` must be
+  equal; random ones must have the reference's spread (std within sampling error), which tells PyTorch's
+  default init (std 1 / sqrt(3 fan_in)) from Kaiming fan-out (sqrt(2 / fan_out)).
+  """
+  reference = parity_zoo.json(f'{fixture}_stats.json')['init_weights_stats']
+  model = create_model({'name': name, 'num_classes': 60}, nnx.Rngs(0))
+  key_map = mmaction_key_map(model, '1.x')
+  flat = dict(nnx.to_flat_state(nnx.state(model)))
+  checked = 0
+  for key, (path, transform) in key_map.params.items():
+    ref = reference[key]
+    ours = np.asarray(flat[path][...], np.float64)
+    assert list(transform(np.zeros(ref['shape'])).shape) == list(ours.shape), key
+    if ref['std'] == 0 or key.endswith('.A'):
+      # The fixture's std is PyTorch's (unbiased) Tensor.std().
+      std = ours.std(ddof=1) if ours.size > 1 else 0.0
+      for stat, value in (('mean', ours.mean()), ('std', std), ('min', ours.min()), ('max', ours.max())):
+        assert value == pytest.approx(ref[stat], rel=1e-5, abs=1e-9), f'{key} {stat}'
+    else:
+      tolerance = max(0.1, 5 / np.sqrt(2 * ours.size))
+      assert ours.std(ddof=1) == pytest.approx(ref['std'], rel=tolerance), f'{key} std'
+    checked += 1
+  assert checked == len(key_map.params)
