@@ -19,7 +19,9 @@ import pytest
 from flax import nnx
 
 from skeljax.checkpoint import convert
-from skeljax.checkpoint.gcn_import import mmaction_key_map
+from skeljax.checkpoint.gcn_import import import_mmaction_gcn, mmaction_key_map
+from skeljax.checkpoint.mmaction import CheckpointMismatchError
+from skeljax.checkpoint.torch_pickle import load_state_dict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +105,31 @@ def test_zoo_gcn_train_mode_parity(parity_zoo, name):
     torch_key = key[len('bn_after_one_fwd/'):]
     path, _ = key_map.params[torch_key]
     np.testing.assert_allclose(flat[path][...], ref[key], rtol=1e-4, atol=1e-5, err_msg=torch_key)
+
+
+@pytest.mark.parametrize('name', list(CASES))
+def test_zoo_gcn_import_parity_pyskl_names_and_mismatches(parity_zoo, name):
+  """PySKL names the classifier ``cls_head.fc_cls``: the same weights load; a damaged checkpoint lists every
+  problem (mis-shaped, unknown, missing) in one error naming the file."""
+  model, _, _ = load(parity_zoo, name)
+  fixture = f'{CASES[name].fixture}_state_dict.pth'
+  state = load_state_dict(parity_zoo.path(fixture))
+  pyskl = {k.replace('cls_head.fc.', 'cls_head.fc_cls.'): v for k, v in state.items()}
+  fresh = nnx.clone(model)
+  import_mmaction_gcn(fresh, pyskl, 'pyskl', source=fixture)
+  for ours, theirs in zip(jax.tree.leaves(nnx.state(fresh, nnx.Param)), jax.tree.leaves(nnx.state(model, nnx.Param))):
+    np.testing.assert_array_equal(ours, theirs)
+
+  conv_key = next(k for k in state if k.endswith('.conv3.weight') or k.endswith('.branches.1.0.weight'))
+  state[conv_key] = state[conv_key][:, :2]
+  state['backbone.extra.weight'] = np.zeros(3, np.float32)
+  a_key = next(k for k in state if k.endswith('.A') and k != 'backbone.A')  # a learned graph: a weight
+  del state[a_key]
+  with pytest.raises(CheckpointMismatchError) as error:
+    import_mmaction_gcn(nnx.clone(model), state, '1.x', source=fixture)
+  message = str(error.value)
+  assert message.startswith(f'{fixture} does not match') and f'{conv_key}: checkpoint shape' in message
+  assert 'unknown keys (1): backbone.extra.weight' in message and f'missing keys (1): {a_key}' in message
 
 
 # Per-tensor gradient tolerance: (rtol every tensor meets, share of tensors within 2e-3). These backward passes
