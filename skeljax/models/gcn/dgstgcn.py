@@ -47,9 +47,14 @@ def initial_graph(graph_cfg: Mapping | None, key: jax.Array) -> jax.Array:
 
 
 class DGSTGCNBackbone(nnx.Module):
-  """Data BN + 10 DG blocks: ``[N, M, T, V, C] -> [N * M, ceil(T / 4), V, 4 * base_channels]``."""
+  """Data BN + DG blocks: ``[N, M, T, V, C] -> [N * M, ceil(T / 4), V, 4 * base_channels]`` by default.
+
+  ``num_stages`` blocks; a block in ``inflate_stages`` doubles the channels, one in ``down_stages`` halves time
+  (PySKL's arguments; ``ch_ratio`` 2).
+  """
 
   def __init__(self, adjacency: jax.Array, *, in_channels: int = 3, base_channels: int = 64,
+               num_stages: int = 10, inflate_stages: Sequence[int] = (5, 8), down_stages: Sequence[int] = (5, 8),
                num_person: int = 2, data_bn_type: str | None = 'VC', gcn_ratio: float | None = 0.125,
                gcn_ctr: str | None = 'T', gcn_ada: str | None = 'T', gcn_subset_wise: bool = False,
                tcn_ms_cfg: Sequence = DEFAULT_MS_CFG, tcn_num_joints: int = 25, tcn_dropout: float = 0.0,
@@ -57,7 +62,7 @@ class DGSTGCNBackbone(nnx.Module):
     self.num_node, self.in_channels = adjacency.shape[-1], in_channels
     self.data_bn = DataBN(data_bn_type, num_person, self.num_node, in_channels)
     blocks = []
-    specs = stage_specs(in_channels, base_channels)
+    specs = stage_specs(in_channels, base_channels, num_stages, tuple(inflate_stages), tuple(down_stages))
     for i, (c_in, c_out, stride, residual_kind) in enumerate(specs):
       gcn = DGGraphConv(c_in, c_out, adjacency, ratio=gcn_ratio, ctr=gcn_ctr, ada=gcn_ada,
                         subset_wise=gcn_subset_wise, rngs=rngs)
@@ -88,14 +93,16 @@ class DGSTGCNRecognizer(GCNRecognizer):
   """
 
   def __init__(self, *, num_classes: int, in_channels: int = 3, graph_cfg: Mapping | None = None,
-               base_channels: int = 64, num_person: int = 2, data_bn_type: str | None = 'VC',
+               base_channels: int = 64, num_stages: int = 10, inflate_stages: Sequence[int] = (5, 8),
+               down_stages: Sequence[int] = (5, 8), num_person: int = 2, data_bn_type: str | None = 'VC',
                gcn_ratio: float | None = 0.125, gcn_ctr: str | None = 'T', gcn_ada: str | None = 'T',
                gcn_subset_wise: bool = False, tcn_ms_cfg: Sequence = DEFAULT_MS_CFG, tcn_num_joints: int = 25,
                tcn_dropout: float = 0.0, head_dropout: float = 0.0, edition: str = 'pyskl', rngs: nnx.Rngs):
     self.edition = check_edition(edition)
     adjacency = initial_graph(graph_cfg, rngs.params())
     self.backbone = DGSTGCNBackbone(
-        adjacency, in_channels=in_channels, base_channels=base_channels, num_person=num_person,
+        adjacency, in_channels=in_channels, base_channels=base_channels, num_stages=num_stages,
+        inflate_stages=inflate_stages, down_stages=down_stages, num_person=num_person,
         data_bn_type=data_bn_type, gcn_ratio=gcn_ratio, gcn_ctr=gcn_ctr, gcn_ada=gcn_ada,
         gcn_subset_wise=gcn_subset_wise, tcn_ms_cfg=tcn_ms_cfg, tcn_num_joints=tcn_num_joints,
         tcn_dropout=tcn_dropout, rngs=rngs)

@@ -7,6 +7,8 @@ offset ``PA`` (init U(+-1e-6)) is added to the fixed scales; then a 1x1 conv mix
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -33,6 +35,14 @@ def multiscale_adjacency(adjacency: np.ndarray, num_scales: int) -> np.ndarray:
   adjacency = np.asarray(adjacency, np.float64)
   if adjacency.ndim != 2 or adjacency.shape[0] != adjacency.shape[1]:
     raise ValueError(f'multi-scale graphs start from one [V, V] adjacency, got shape {adjacency.shape}')
+  return _multiscale(adjacency.tobytes(), len(adjacency), num_scales).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _multiscale(adjacency_bytes: bytes, num_node: int, num_scales: int) -> np.ndarray:
+  # Every stage of a network (and every build of it) asks for the same few graphs; the 125-node window
+  # graphs' matrix powers are worth computing once.
+  adjacency = np.frombuffer(adjacency_bytes, np.float64).reshape(num_node, num_node)
   scales = [graph_lib.normalize_digraph(k_adjacency(adjacency, k, with_self=True)) for k in range(num_scales)]
   return np.stack(scales).astype(np.float32)
 
