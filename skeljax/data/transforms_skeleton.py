@@ -1,5 +1,5 @@
-"""Skeleton features: normalisation (``PreNormalize3D``/``PreNormalize2D``, 0.x ``PoseNormalize``) and
-derived streams (``JointToBone``, ``ToMotion``, ``GenSkeFeat``), as in MMAction2."""
+"""Skeleton features: normalisation (``PreNormalize3D``/``PreNormalize2D``, 0.x ``PoseNormalize``), PySKL's
+``RandomRot`` augmentation, and derived streams (``JointToBone``, ``ToMotion``, ``GenSkeFeat``), as in MMAction2."""
 
 from __future__ import annotations
 
@@ -116,6 +116,46 @@ class PreNormalize3D(Transform):
 
     results['keypoint'] = skeleton
     results['total_frames'] = skeleton.shape[1]
+    return results
+
+
+class RandomRot(Transform):
+  """PySKL ``RandomRot`` (DG-STGCN's training augmentation): rotate every joint by a random rotation.
+
+  3D (C = 3): angles ``U(-theta, theta)`` about x, y, z, matrix ``Rz @ Ry @ Rx`` as the reference builds
+  them. 2D (C = 2): one angle drawn as the reference draws it, ``uniform(-theta)``, i.e. from
+  ``U(-theta, 1)`` (NumPy's default high), kept so a PySKL 2D recipe trains the same. All-zero skeletons
+  are left unchanged. The result is float64 (the reference's einsum with a float64 matrix).
+  """
+
+  random = True
+
+  def __init__(self, theta: float = 0.3):
+    self.theta = float(theta)
+
+  @staticmethod
+  def matrix_3d(theta: np.ndarray) -> np.ndarray:
+    """The reference's ``Rz @ (Ry @ Rx)`` for angles ``theta = (x, y, z)``."""
+    cos, sin = np.cos(theta), np.sin(theta)
+    rx = np.array([[1, 0, 0], [0, cos[0], sin[0]], [0, -sin[0], cos[0]]])
+    ry = np.array([[cos[1], 0, -sin[1]], [0, 1, 0], [sin[1], 0, cos[1]]])
+    rz = np.array([[cos[2], sin[2], 0], [-sin[2], cos[2], 0], [0, 0, 1]])
+    return rz @ (ry @ rx)
+
+  def __call__(self, results, rng=None):
+    rng = self.need_rng(results, rng)
+    skeleton = self.keypoint(results)
+    channels = skeleton.shape[-1]
+    if channels not in (2, 3):
+      raise self.fail(results, f'rotates 2D or 3D joints, got C = {channels}')
+    if np.all(np.isclose(skeleton, 0)):
+      return results
+    if channels == 3:
+      matrix = self.matrix_3d(rng.uniform(-self.theta, self.theta, size=3))
+    else:
+      angle = rng.uniform(-self.theta)
+      matrix = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    results['keypoint'] = np.einsum('ab,mtvb->mtva', matrix, skeleton)
     return results
 
 
