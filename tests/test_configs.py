@@ -47,6 +47,13 @@ VARIANTS = {
     'ctrgcn_ntu60': ['xsub,joint,3d', 'xsub,jm,2d'],
     'ctrgcn_ntu120': ['xset,bone,2d'],
     'ctrgcn_nwucla': ['synthetic'],
+    # MS-G3D / DG-STGCN, the same way: every variant's recipe is checked in test_msg3d_dgstgcn_configs.py.
+    'msg3d_ntu60': ['xsub,joint,3d'],
+    'msg3d_ntu120': ['xset,bone,2d'],
+    'msg3d_nwucla': ['jm'],
+    'dgstgcn_ntu60': ['xview,bm'],
+    'dgstgcn_ntu120': ['xsub,joint'],
+    'dgstgcn_nwucla': ['synthetic'],
 }
 CASES = [(name, arg) for name, args in VARIANTS.items() for arg in args]
 
@@ -68,6 +75,8 @@ PARAM_COUNTS = {
     ('posec3d_k400', None): 3_208_560,
     ('stgcnpp_ntu60', 'xsub,joint,3d'): 1_403_144,   # parity_zoo manifest (MMAction2 1.2.0 stgcnpp config)
     ('ctrgcn_ntu60', 'xsub,joint,3d'): 1_446_672,    # parity_zoo manifest (MMAction2 projects/ctrgcn config)
+    ('msg3d_ntu60', 'xsub,joint,3d'): 3_194_595,     # parity_zoo manifest (MMAction2 projects/msg3d config)
+    ('dgstgcn_ntu60', 'xview,bm'): 1_701_172,        # parity_zoo manifest (PySKL dgstgcn ntu60_xsub_3dkp/j.py)
 }
 
 
