@@ -40,6 +40,8 @@ MODELS = {
     # name -> (config module, variant)
     'stgcn': ('configs.stgcn_ntu60', 'xsub,joint,3d'),
     'aagcn': ('configs.agcn_ntu60', 'xsub,joint,3d'),
+    'stgcnpp': ('configs.stgcnpp_ntu60', 'xsub,joint,3d'),
+    'ctrgcn': ('configs.ctrgcn_ntu60', 'xsub,joint,3d'),
     'msg3d': ('configs.msg3d_ntu60', 'xsub,joint,3d'),
     'dgstgcn': ('configs.dgstgcn_ntu60', 'xsub,joint,3d'),
     'posec3d': ('configs.posec3d_ntu60', 'xsub,keypoint'),
