@@ -4,8 +4,9 @@ r"""Converts an MMAction2 / PySKL ``.pth`` checkpoint into a skeljax checkpoint 
       --checkpoint=slowonly_r50_8xb16-u48-240e_ntu60-xsub-keypoint_20220815-38db104b.pth --workdir=$WD
 
 The config's ``model`` block builds the model (override fields with ``--config.model.<field>=...``);
-``--edition`` (1.x, 0.x or pyskl) defaults to the model block's ``edition``, else 1.x. The result is step 0
-of ``$WD/checkpoints``. A checkpoint that does not fit the model prints every unknown, missing and
+``--edition`` (1.x, 0.x or pyskl) defaults to the model block's ``edition``, else 1.x; a GCN checkpoint's
+classifier may be ``cls_head.fc`` (MMAction2) or ``cls_head.fc_cls`` (PySKL) whatever the edition. The
+result is step 0 of ``$WD/checkpoints``. A checkpoint that does not fit the model prints every unknown, missing and
 mis-shaped key and exits with status 1. PyTorch is not needed.
 """
 
