@@ -170,7 +170,9 @@ def test_ctrgcn_temporal_unit_with_custom_kernels_matches_reference_mstcn():
 SMALL = dict(num_classes=5, base_channels=8, num_stages=3, inflate_stages=(3,), down_stages=(3,))
 
 
-# The default ST-GCN++ / CTR-GCN maps load the reference checkpoints in the parity tests; these are the others.
+# The default ST-GCN++ / CTR-GCN maps load the reference checkpoints in the parity tests (fast tier); these are
+# the other options' maps.
+@pytest.mark.slow
 @pytest.mark.parametrize('cfg, edition', [
     ({'name': 'stgcn', 'gcn_adaptive': 'offset', 'gcn_conv_pos': 'post', 'gcn_with_res': True, 'tcn_type': 'mstcn',
       'tcn_ms_cfg': [[3, 1], ['max', 3], '1x1']}, 'pyskl'),
