@@ -120,7 +120,11 @@ def test_zoo_gradient_parity(parity_zoo, name):
   """Gradient of the train-mode loss: global norm and the norm of every parameter's gradient.
 
   Conv biases feeding a train-mode BN have an exactly-zero gradient, which both frameworks return as
-  rounding noise: hence an absolute floor of 1e-6 x the global norm.
+  rounding noise: hence an absolute floor of 1e-6 x the global norm. DG-STGCN's ``alpha`` / ``beta`` (one
+  scalar each scaling a whole dynamic graph) get their gradient as a sum of ~1e6 nearly cancelling terms, which
+  float32 cannot resolve: block 0's alpha is 4.95e-5 in float64 (our model with x64), 2.70e-4 in PyTorch's
+  float32 and 2.36e-4 in ours; block 1's alpha 0.020417 (float64), 0.020392 (PyTorch), 0.020501 (ours). Those
+  get 1% plus a floor of 1e-5 x the global norm.
   """
   stats = parity_zoo.json(f'{name}_stats.json')['train_mode']
   labels = jnp.asarray(np.asarray(stats['labels']).reshape(-1))
@@ -140,7 +144,9 @@ def test_zoo_gradient_parity(parity_zoo, name):
   np.testing.assert_allclose(global_norm, stats['grad_global_norm'], rtol=1e-4)
   for torch_key, torch_norm in stats['grad_norms'].items():
     ours = float(np.linalg.norm(flat[key_map.params[torch_key][0]].ravel()))
-    np.testing.assert_allclose(ours, torch_norm, rtol=2e-3, atol=1e-6 * global_norm, err_msg=torch_key)
+    mixing_weight = torch_key.endswith(('.gcn.alpha', '.gcn.beta'))
+    rtol, atol = (1e-2, 1e-5) if mixing_weight else (2e-3, 1e-6)
+    np.testing.assert_allclose(ours, torch_norm, rtol=rtol, atol=atol * global_norm, err_msg=torch_key)
   assert len(stats['grad_norms']) == len(flat)  # every trainable tensor has a reference gradient
 
 
