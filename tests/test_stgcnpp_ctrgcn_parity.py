@@ -109,16 +109,20 @@ def test_zoo_gcn_train_mode_parity(parity_zoo, name):
 
 @pytest.mark.parametrize('name', list(CASES))
 def test_zoo_gcn_import_parity_pyskl_names_and_mismatches(parity_zoo, name):
-  """PySKL names the classifier ``cls_head.fc_cls``: the same weights load; a damaged checkpoint lists every
-  problem (mis-shaped, unknown, missing) in one error naming the file."""
+  """PySKL names the classifier ``cls_head.fc_cls``, MMAction2 ``cls_head.fc``: either loads the same weights
+  whatever the edition named; a damaged checkpoint lists every problem (mis-shaped, unknown, missing) in one
+  error naming the file."""
   model, _, _ = load(parity_zoo, name)
   fixture = f'{CASES[name].fixture}_state_dict.pth'
   state = load_state_dict(parity_zoo.path(fixture))
   pyskl = {k.replace('cls_head.fc.', 'cls_head.fc_cls.'): v for k, v in state.items()}
-  fresh = nnx.clone(model)
-  import_mmaction_gcn(fresh, pyskl, 'pyskl', source=fixture)
-  for ours, theirs in zip(jax.tree.leaves(nnx.state(fresh, nnx.Param)), jax.tree.leaves(nnx.state(model, nnx.Param))):
-    np.testing.assert_array_equal(ours, theirs)
+  for state_dict, edition in ((pyskl, '1.x'), (pyskl, 'pyskl'), (state, 'pyskl')):
+    fresh = nnx.clone(model)
+    nnx.update(fresh, jax.tree.map(jnp.zeros_like, nnx.state(fresh, nnx.Param)))
+    import_mmaction_gcn(fresh, state_dict, edition, source=fixture)
+    for ours, theirs in zip(jax.tree.leaves(nnx.state(fresh, nnx.Param)),
+                            jax.tree.leaves(nnx.state(model, nnx.Param))):
+      np.testing.assert_array_equal(ours, theirs)
 
   conv_key = next(k for k in state if k.endswith('.conv3.weight') or k.endswith('.branches.1.0.weight'))
   state[conv_key] = state[conv_key][:, :2]
