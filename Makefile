@@ -6,8 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 DATA_DIR ?= $(CURDIR)/.data
 DEMO_WORKDIR ?= $(CURDIR)/.demo_workdir
+# MediaPipe's pose environment (video input; requirements-pose.txt): its own venv, run as a subprocess.
+POSE_PYTHON ?= $(PYTHON)
+POSE_VENV ?= .venv-pose
+POSE_STAMP := $(POSE_VENV)/.requirements-installed
 
-.PHONY: setup test test-all demo clean
+.PHONY: setup pose-setup test test-all demo clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "skeljax needs Python >= 3.11"'
@@ -18,14 +22,23 @@ $(STAMP): requirements.txt
 
 setup: $(STAMP)
 
-test: setup
-	$(PY) -m pytest -q -m "not slow" tests
+$(POSE_STAMP): requirements-pose.txt
+	$(POSE_PYTHON) -c 'import sys; assert (3, 9) <= sys.version_info[:2] <= (3, 12), "the pose environment (mediapipe 0.10.21) needs Python 3.9-3.12: set POSE_PYTHON"'
+	test -x $(POSE_VENV)/bin/python || $(POSE_PYTHON) -m venv $(POSE_VENV)
+	$(POSE_VENV)/bin/python -m pip install --quiet --no-deps -r requirements-pose.txt
+	touch $(POSE_STAMP)
 
-test-all: setup
-	$(PY) -m pytest -q tests
+pose-setup: $(POSE_STAMP)
+
+# The tests run the video tools in the pose environment (and fail, rather than skip, without it).
+test: setup pose-setup
+	SKELJAX_POSE_PYTHON=$(abspath $(POSE_VENV))/bin/python $(PY) -m pytest -q -m "not slow" tests
+
+test-all: setup pose-setup
+	SKELJAX_POSE_PYTHON=$(abspath $(POSE_VENV))/bin/python $(PY) -m pytest -q tests
 
 demo: setup
 	$(PY) -m skeljax.demo --data_dir=$(DATA_DIR) --workdir=$(DEMO_WORKDIR)
 
 clean:
-	rm -rf $(VENV) $(DATA_DIR) $(DEMO_WORKDIR)
+	rm -rf $(VENV) $(POSE_VENV) $(DATA_DIR) $(DEMO_WORKDIR)
