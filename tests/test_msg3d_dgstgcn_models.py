@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from jax.extend import core as jax_core
 
 from skeljax.checkpoint.mmaction import KeyMap
 from skeljax.models import create_model
@@ -89,6 +90,32 @@ def test_unfold_windows_is_nn_unfold_over_time(window, stride, dilation):
     for j in range(window):
       expected[:, t, j * 4:(j + 1) * 4] = padded[:, t * stride + j * dilation]
   np.testing.assert_array_equal(got, expected)
+
+
+def _equations(jaxpr):
+  yield from jaxpr.eqns
+  for sub in jax_core.subjaxprs(jaxpr):
+    yield from _equations(sub)
+
+
+@pytest.mark.parametrize('cfg', [pytest.param(SLIM_MSG3D, marks=pytest.mark.slow),  # ~10 s to trace
+                                 SLIM_DGSTGCN], ids=['msg3d', 'dgstgcn'])
+def test_bfloat16_forward_and_backward_run_every_conv_and_matmul_in_bfloat16(cfg):
+  """Traced, not run: with bf16 parameters and input (what a bf16 train step feeds), every convolution and
+  dot_general (einsum, matmul) of the forward and backward pass takes bf16 operands; fixed graphs are cast."""
+  model = nnx.eval_shape(lambda: create_model(cfg, nnx.Rngs(0)))
+  graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+  params = jax.tree.map(lambda p: jax.ShapeDtypeStruct(p.shape, jnp.bfloat16), params)
+  x = jax.ShapeDtypeStruct((2, 1, 2, 8, 25, 3), jnp.bfloat16)
+
+  def loss(params, rest, x):
+    return jnp.sum(nnx.merge(graphdef, params, rest, copy=True)(x))
+
+  jaxpr = jax.make_jaxpr(jax.grad(loss))(params, rest, x)
+  operands = [tuple(str(v.aval.dtype) for v in eqn.invars) for eqn in _equations(jaxpr.jaxpr)
+              if eqn.primitive.name in ('conv_general_dilated', 'dot_general')]
+  assert len(operands) > 50
+  assert {d for ops in operands for d in ops} == {'bfloat16'}
 
 
 @pytest.mark.slow  # ~40 s on 2 cores: four whole-network compiles
