@@ -50,7 +50,8 @@ class DGSTGCNBackbone(nnx.Module):
   """Data BN + DG blocks: ``[N, M, T, V, C] -> [N * M, ceil(T / 4), V, 4 * base_channels]`` by default.
 
   ``num_stages`` blocks; a block in ``inflate_stages`` doubles the channels, one in ``down_stages`` halves time
-  (PySKL's arguments; ``ch_ratio`` 2).
+  (PySKL's arguments; ``ch_ratio`` 2). Not ``stgcn.GCNBackboneWithTCN``: PySKL leaves the residual convs at
+  PyTorch's default init (MMAction2's STGCN Kaiming-inits them), and there is no fixed graph to keep.
   """
 
   def __init__(self, adjacency: jax.Array, *, in_channels: int = 3, base_channels: int = 64,
