@@ -11,6 +11,18 @@ pickle (``--index`` picks the record, ``--split`` the split of a PySKL-style fil
 ``.skeleton`` file, or an st-gcn Kinetics-skeleton ``.json`` file (OpenPose-18; reordered to COCO-17 for
 COCO-17 models such as the 2D ST-GCN and PoseC3D configs). The config's test pipeline prepares the
 clip exactly as evaluation does (e.g. 10 clips for the 1.x GCN recipes, 10 clips x 2 flips for PoseC3D).
+
+A video (``.mp4``, ``.avi``, ``.mov``, ``.mkv``, ``.webm``) is first turned into COCO-17 2D poses by
+MediaPipe BlazePose in the pose environment (``make pose-setup``; up to ``--max_persons`` people), so it
+needs a COCO-17 2D model (2D ST-GCN / 2s-AGCN configs, PoseC3D)::
+
+  python -m skeljax.predict --model=runs/posec3d/export --input=a.mp4 --out_video=annotated.mp4 \
+      --window=48 --stride=16
+
+``--out_video`` writes the video with the skeletons and the predicted action drawn on every frame;
+``--window T --stride S`` also classifies windows of T frames every S frames and prints one line per
+window (start and end seconds, top-1 class, probability); the annotated video then shows, on each frame,
+the label of the window centred nearest to it.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ def _uses_2d_input(cfg) -> bool:
 
 def read_input(path: str | pathlib.Path, *, index: int = 0, split: str | None = None,
                modality: str = '3d') -> dict:
-  """One MMAction2 results dict from an annotation pickle, a raw NTU ``.skeleton`` or a Kinetics ``.json``."""
+  """One MMAction2 results dict from an annotation pickle, a raw NTU ``.skeleton``, a Kinetics ``.json`` or a video."""
   path = pathlib.Path(path)
   if not path.is_file():
     raise FileNotFoundError(f'input file {path} does not exist')
@@ -50,8 +62,13 @@ def read_input(path: str | pathlib.Path, *, index: int = 0, split: str | None = 
   if suffix == '.json':
     from skeljax.data import kinetics_json  # pylint: disable=g-import-not-at-top
     return kinetics_json.load_kinetics_json(path)
+  from skeljax import video  # pylint: disable=g-import-not-at-top
+  if video.is_video(path):
+    from skeljax.video import extract  # pylint: disable=g-import-not-at-top
+    return extract.extract_poses([path])[0].record
   raise ValueError(f'{path}: unknown input format {suffix!r}; expected .pkl (annotation pickle), '
-                   '.skeleton (raw NTU RGB+D) or .json (Kinetics-skeleton)')
+                   '.skeleton (raw NTU RGB+D), .json (Kinetics-skeleton) or a video '
+                   f'({", ".join(video.VIDEO_EXTENSIONS)})')
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -144,16 +161,75 @@ def check_joints(record: Mapping, cfg, path) -> None:
                      f'([M, T, V, C]) but the model expects V = {expected} joints')
 
 
+def check_video_model(cfg, path) -> None:
+  """Fails before any pose extraction when the model does not read COCO-17 2D keypoints."""
+  if model_num_joints(cfg) != 17 or not _uses_2d_input(cfg):
+    raise ValueError(f'{path}: a video gives COCO-17 2D keypoints, but the model reads {model_num_joints(cfg)} '
+                     f'joints{"" if _uses_2d_input(cfg) else " in 3D"}; use a COCO-17 2D config (e.g. '
+                     'stgcn_ntu60.py:xsub,joint,2d or a posec3d config)')
+
+
+def classify_windows(predictor: Predictor, record: Mapping, window: int, stride: int
+                     ) -> list[tuple[int, int, int, str, float]]:
+  """Top-1 of each sliding window as ``(start, end, class index, name, probability)`` (end exclusive)."""
+  from skeljax.video import windows  # pylint: disable=g-import-not-at-top
+  rows = []
+  for start, end in windows.sliding_windows(int(record['total_frames']), window, stride):
+    (index, name, prob), = predictor.top_k(windows.window_record(record, start, end), 1)
+    rows.append((start, end, index, name, prob))
+  return rows
+
+
+def _print_timeline(rows, fps: float | None, window: int, stride: int) -> None:
+  rate = f'{fps:.2f} fps' if fps else 'frame rate unknown: frame numbers'
+  print(f'  timeline (windows of {window} frames every {stride}; {rate}):')
+  for start, end, index, name, prob in rows:
+    span = f'{start / fps:7.2f}s - {end / fps:7.2f}s' if fps else f'frames {start:6d} - {end:6d}'
+    print(f'    {span}  {name:<45s} {prob:.4f}  (class {index})')
+
+
+def _frame_texts(top, rows, total_frames: int) -> list[str]:
+  """The label drawn on each frame: the video's top-1, or the top-1 of the window centred nearest."""
+  if not rows:
+    return [f'{top[0][1]} {top[0][2]:.2f}'] * total_frames
+  from skeljax.video import windows  # pylint: disable=g-import-not-at-top
+  nearest = windows.nearest_window([(r[0], r[1]) for r in rows], total_frames)
+  return [f'{rows[w][3]} {rows[w][4]:.2f}' for w in nearest]
+
+
 def run(model: str, input_path: str, *, cfg=None, index: int = 0, split: str | None = None, topk: int = 5,
-        label_names: str | None = None, checkpoint: str | None = None) -> int:
+        label_names: str | None = None, checkpoint: str | None = None, out_video: str | None = None,
+        window: int | None = None, stride: int | None = None, max_persons: int = 2) -> int:
   """What the command line does: prints the top-k classes of one clip; returns the exit status."""
+  from skeljax import video  # pylint: disable=g-import-not-at-top
+  from skeljax.video.pose_env import PoseEnvironmentError  # pylint: disable=g-import-not-at-top
+  fps, rows = None, []
   try:
+    is_video = video.is_video(input_path)
+    if (out_video or window) and not is_video:
+      raise ValueError(f'{input_path}: --out_video and --window need a video input '
+                       f'({", ".join(video.VIDEO_EXTENSIONS)})')
+    if stride is not None and not window:
+      raise ValueError('--stride needs --window')
     predictor = Predictor(model, cfg, label_names, checkpoint)
-    modality = '2d' if _uses_2d_input(predictor.cfg) else '3d'
-    record = fit_layout(read_input(input_path, index=index, split=split, modality=modality), predictor.cfg)
+    if is_video:
+      from skeljax.video import extract, probe, render  # pylint: disable=g-import-not-at-top
+      check_video_model(predictor.cfg, input_path)
+      probe.check_video_file(input_path)
+      if out_video:
+        render.check_output_path(input_path, out_video)
+      if window and (window < 1 or (stride or window) < 1):
+        raise ValueError(f'--window and --stride must be positive frame counts, got {window} and {stride}')
+      poses = extract.extract_poses([input_path], max_persons=max_persons)[0]
+      record, fps = poses.record, poses.fps
+    else:
+      modality = '2d' if _uses_2d_input(predictor.cfg) else '3d'
+      record = fit_layout(read_input(input_path, index=index, split=split, modality=modality), predictor.cfg)
     check_joints(record, predictor.cfg, input_path)
     top = predictor.top_k(record, topk)
-  except (FileNotFoundError, ValueError, IndexError, KeyError) as e:
+    if window:
+      rows = classify_windows(predictor, record, window, stride or window)
+  except (FileNotFoundError, ValueError, IndexError, KeyError, PoseEnvironmentError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 1
   print(f'{input_path} [{record.get("frame_dir", "")}] with {predictor.source}')
@@ -165,6 +241,16 @@ def run(model: str, input_path: str, *, cfg=None, index: int = 0, split: str | N
       print(f'  ground truth: {predictor.labels[label]} (class {label})')
   for rank, (class_index, name, prob) in enumerate(top, 1):
     print(f'  {rank}. {name:<45s} {prob:.4f}  (class {class_index})')
+  if window:
+    _print_timeline(rows, fps, window, stride or window)
+  if out_video:
+    try:
+      written = render.write_annotated_video(input_path, out_video, record,
+                                             _frame_texts(top, rows, int(record['total_frames'])))
+    except (FileNotFoundError, ValueError, PoseEnvironmentError) as e:
+      print(f'error: {e}', file=sys.stderr)
+      return 1
+    print(f'  annotated video: {written}')
   return 0
 
 
@@ -175,8 +261,8 @@ if __name__ == '__main__':
 
   _MODEL = flags.DEFINE_string('model', None, 'Export folder, or a workdir / checkpoint folder (with --config).',
                                required=True)
-  _INPUT = flags.DEFINE_string('input', None, 'Annotation .pkl, raw NTU .skeleton, or Kinetics .json.',
-                               required=True)
+  _INPUT = flags.DEFINE_string('input', None, 'Annotation .pkl, raw NTU .skeleton, Kinetics .json, or a video '
+                               '(.mp4, .avi, .mov, .mkv, .webm).', required=True)
   _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config (configs/*.py[:variant]) for a checkpoint.')
   _INDEX = flags.DEFINE_integer('index', 0, 'Record of an annotation pickle.')
   _SPLIT = flags.DEFINE_string('split', None, 'Split of a PySKL-style annotation pickle.')
@@ -184,11 +270,20 @@ if __name__ == '__main__':
   _LABEL_NAMES = flags.DEFINE_string('label_names', None, "'ntu60', 'ntu120' or a file: overrides the model's.")
   _CHECKPOINT = flags.DEFINE_string('checkpoint', None, 'With a workdir as --model: best, latest or a step '
                                     '(default: best, else latest).')
+  _OUT_VIDEO = flags.DEFINE_string('out_video', None, 'Video input: write it here with the skeletons and the '
+                                   'predicted action drawn (.mp4, .avi, .mov, .mkv, .webm).')
+  _WINDOW = flags.DEFINE_integer('window', None, 'Video input: also classify sliding windows of this many '
+                                 'frames and print a timeline.')
+  _STRIDE = flags.DEFINE_integer('stride', None, 'Frames between window starts (default: --window).')
+  _MAX_PERSONS = flags.DEFINE_integer('max_persons', 2, 'Video input: people tracked by the pose estimator '
+                                      '(several at once).')
 
   def main(argv):
     if len(argv) > 1:
       raise app.UsageError(f'unexpected arguments: {argv[1:]}')
     return run(_MODEL.value, _INPUT.value, cfg=_CONFIG.value, index=_INDEX.value, split=_SPLIT.value,
-               topk=_TOPK.value, label_names=_LABEL_NAMES.value, checkpoint=_CHECKPOINT.value)
+               topk=_TOPK.value, label_names=_LABEL_NAMES.value, checkpoint=_CHECKPOINT.value,
+               out_video=_OUT_VIDEO.value, window=_WINDOW.value, stride=_STRIDE.value,
+               max_persons=_MAX_PERSONS.value)
 
   app.run(main)
