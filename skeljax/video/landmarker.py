@@ -78,4 +78,5 @@ class BlazePose:
     return poses
 
   def close(self) -> None:
+    """Frees the landmarker's graph."""
     self._landmarker.close()

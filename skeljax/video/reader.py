@@ -20,7 +20,7 @@ _EXACT_FRAME_COUNT = ('.mp4', '.m4v', '.mov', '.avi')
 
 
 class VideoReader:
-  """One video file: ``fps``, ``declared_frames``, ``height``, ``width``; iterate for RGB frames."""
+  """One video file: ``fps``, ``declared_frames``, ``height``, ``width`` (exact once a frame is decoded)."""
 
   def __init__(self, path: str | pathlib.Path):
     self.path = pathlib.Path(path)
@@ -50,9 +50,11 @@ class VideoReader:
         ok, frame = capture.read()
         if not ok:
           break
-        if frame.shape[:2] != (self.height, self.width):
+        if self.decoded_frames == 0:  # the decoded size (rotation metadata applied), not the stream's
+          self.height, self.width = frame.shape[:2]
+        elif frame.shape[:2] != (self.height, self.width):
           raise VideoError(f'{self.path}: frame {self.decoded_frames} is {frame.shape[1]}x{frame.shape[0]}, '
-                           f'the stream declares {self.width}x{self.height}')
+                           f'the frames before it {self.width}x{self.height}')
         self.decoded_frames += 1
         yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb else frame
     finally:

@@ -58,6 +58,7 @@ class PoseTracker:
 
   @property
   def num_frames(self) -> int:
+    """Frames added so far."""
     return len(self._frames)
 
   def _recent(self) -> list[int]:

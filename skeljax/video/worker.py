@@ -12,6 +12,7 @@ Progress lines go to stdout. Run by ``skeljax.video.pose_env``; imports mediapip
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import pathlib
 import sys
@@ -74,8 +75,10 @@ def _render(args) -> dict:
   if len(texts) != num_frames:
     raise ValueError(f'{args.labels}: {len(texts)} texts for {num_frames} frames of poses')
   reader = VideoReader(args.video)
+  frames = reader.frames(rgb=False)
+  first = next(frames)  # the writer takes the decoded frame size
   with AtomicVideoWriter(args.out, reader.fps or _DEFAULT_FPS, (reader.width, reader.height)) as writer:
-    for t, frame in enumerate(reader.frames(rgb=False)):
+    for t, frame in enumerate(itertools.chain([first], frames)):
       if t >= num_frames:
         raise VideoError(f'{args.video}: has more frames than the {num_frames} its poses were extracted from')
       draw.draw_skeletons(frame, keypoint[:, t], score[:, t])
