@@ -134,7 +134,10 @@ with mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1) as legac
   found = legacy.process(crop).pose_landmarks
 legacy_xy = np.array([[p.x * w, p.y * h] for p in found.landmark])
 tasks = BlazePose(1).detect(crop)
-print(json.dumps({'people': len(tasks), 'diff': np.abs(tasks[0].xy - legacy_xy).tolist()}))
+# num_poses is honoured: both people of a wider crop with 2, the more confident one with 1.
+both = np.ascontiguousarray(frame[:, 480:1440])
+counts = [len(BlazePose(n, min_detection=0.3).detect(both)) for n in (1, 2)]
+print(json.dumps({'people': len(tasks), 'diff': np.abs(tasks[0].xy - legacy_xy).tolist(), 'counts': counts}))
 '''
 
 
@@ -144,6 +147,7 @@ def test_tasks_landmarker_reproduces_the_legacy_solution(pose_python, sample_dat
   diff = np.array(result['diff'])
   assert result['people'] == 1 and diff.shape == (33, 2)
   assert np.median(diff) < 0.5 and diff.max() < 5, f'pixels: median {np.median(diff):.2f}, max {diff.max():.2f}'
+  assert result['counts'] == [1, 2]
 
 
 _MAKE_VIDEOS = '''
@@ -238,6 +242,16 @@ def test_predict_on_a_video_end_to_end(pose_python, gcn_2d, extracted, sample_da
   assert frames['median_diff'] < 10  # otherwise the same picture (re-encoded)
 
 
+def test_annotated_video_is_all_or_nothing(pose_python, extracted, sample_data, tmp_path):
+  """Poses of 10 frames for a 72-frame video: the render fails naming the video and leaves no file."""
+  from skeljax.video import VideoError, render  # pylint: disable=import-outside-toplevel
+  _, _, record = extracted
+  short = windows.window_record(record, 0, 10)
+  with pytest.raises(VideoError, match='demo_skeleton.mp4: has more frames than the 10 its poses'):
+    render.write_annotated_video(sample_data.path(DEMO), tmp_path / 'out.mp4', short, ['x'] * 10)
+  assert list(tmp_path.iterdir()) == []
+
+
 def test_predict_video_errors_name_the_file(pose_python, gcn_2d, tmp_path, capsys):
   cfg, workdir = gcn_2d
   (tmp_path / 'text.mov').write_bytes(b'not a movie' * 100)
@@ -250,16 +264,21 @@ def test_predict_video_errors_name_the_file(pose_python, gcn_2d, tmp_path, capsy
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('family', ['stgcn0x_coco', 'posec3d'])
-def test_predict_video_with_converted_mmaction_checkpoints(family, pose_python, parity_0x, parity_1x,
-                                                            sample_data, tmp_path, capsys):
-  """MMAction2 checkpoints (0.x ST-GCN on COCO-17 HRNet poses, 1.x PoseC3D) classify a video end to end."""
-  from configs import posec3d_ntu60, stgcn_ntu60  # pylint: disable=import-outside-toplevel
-  if family == 'posec3d':
-    cfg, pth, edition = posec3d_ntu60.get_config(), parity_1x.path('posec3d_state_dict.pth'), '1.x'
+@pytest.mark.parametrize('family', ['stgcn0x_coco', 'posec3d', 'agcn_2d'])
+def test_predict_video_with_full_size_models(family, pose_python, request, sample_data, tmp_path, capsys):
+  """MMAction2 checkpoints (0.x ST-GCN on COCO-17 HRNet poses, 1.x PoseC3D), converted, and the 1.x 2s-AGCN
+  2D recipe (random weights) classify a video end to end with their test pipelines."""
+  from configs import agcn_ntu60, posec3d_ntu60, stgcn_ntu60  # pylint: disable=import-outside-toplevel
+  if family == 'agcn_2d':
+    cfg = agcn_ntu60.get_config('xsub,joint,2d')
+    model = nnx.jit(lambda: create_model(cfg.model, nnx.Rngs(0)))()
   else:
-    cfg, pth, edition = stgcn_ntu60.get_config('0x,2d'), parity_0x.path('stgcn0x_coco_state_dict.pth'), '0.x'
-  convert.save_converted(convert.convert_checkpoint(cfg.model, pth, edition), tmp_path, {'source': str(pth)})
+    if family == 'posec3d':
+      cfg, fixtures, name, edition = posec3d_ntu60.get_config(), 'parity_1x', 'posec3d_state_dict.pth', '1.x'
+    else:
+      cfg, fixtures, name, edition = stgcn_ntu60.get_config('0x,2d'), 'parity_0x', 'stgcn0x_coco_state_dict.pth', '0.x'
+    model = convert.convert_checkpoint(cfg.model, request.getfixturevalue(fixtures).path(name), edition)
+  convert.save_converted(model, tmp_path, {'source': family})
   out = tmp_path / 'annotated.avi'
   assert predict.run(str(tmp_path), str(sample_data.path(DEMO)), cfg=cfg, out_video=str(out)) == 0
   top = re.findall(r'^\s+(\d)\. (.+?)\s+([01]\.\d{4})\s+\(class (\d+)\)$', capsys.readouterr().out, flags=re.M)
