@@ -16,6 +16,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from skeljax.models import layers
+from skeljax.models.volume_conv import VolumeConv
+from skeljax.models.volume_pool import spatial_max_pool
 
 # depth -> default blocks per stage (MMAction2 ``ResNet3d.arch_settings``, Bottleneck3d depths only).
 BOTTLENECK_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
@@ -47,7 +49,7 @@ class ConvModule(nnx.Module):
                dilation=1, activate: bool = True, bn_scale_init: float = 1.0,
                dtype=None, rngs: nnx.Rngs):
     self.activate = activate
-    self.conv = nnx.Conv(
+    self.conv = VolumeConv(
         in_channels, out_channels, _triple(kernel_size), strides=_triple(stride),
         padding=tuple((p, p) for p in _triple(padding)), kernel_dilation=_triple(dilation),
         use_bias=False, dtype=dtype, param_dtype=jnp.float32,
@@ -175,9 +177,8 @@ class ResNet3dSlowOnly(nnx.Module):
     """``[N, T, H, W, in_channels]`` -> ``[N, T', H', W', feat_dim]`` (a tuple if several out_indices)."""
     x = self.conv1(x if self.dtype is None else x.astype(self.dtype))
     if self.with_pool1:
-      # reduce_window pads with the init value (-inf for max), as PyTorch's MaxPool3d does.
-      x = nnx.max_pool(x, window_shape=(1, 3, 3), strides=self.pool1_stride,
-                       padding=((0, 0), (1, 1), (1, 1)))
+      # Padded with -inf, as PyTorch's MaxPool3d does; a temporal stride with a 1-frame window subsamples.
+      x = spatial_max_pool(x[:, ::self.pool1_stride[0]], (3, 3), self.pool1_stride[1:], ((1, 1), (1, 1)))
     outs = []
     for i in range(self.num_stages):
       for block in getattr(self, f'layer{i + 1}'):
