@@ -14,15 +14,15 @@ from skeljax.models.volume_pool import spatial_max_pool
 CONV_CASES = [
     ((1, 1, 1), (1, 1, 1), (0, 0, 0)),  # bottleneck 1x1x1
     ((1, 1, 1), (1, 2, 2), (0, 0, 0)),  # downsample
-    pytest.param(1, 1, 1), (2, 2, 2), (0, 0, 0), marks=pytest.mark.slow),  # downsample with a temporal stride
+    pytest.param((1, 1, 1), (2, 2, 2), (0, 0, 0), marks=pytest.mark.slow),  # downsample with a temporal stride
     ((1, 3, 3), (1, 1, 1), (0, 1, 1)),  # conv2
     ((1, 3, 3), (1, 2, 2), (0, 1, 1)),  # strided conv2 (polyphase)
-    pytest.param(1, 3, 3), (2, 2, 2), (0, 1, 1), marks=pytest.mark.slow),
+    pytest.param((1, 3, 3), (2, 2, 2), (0, 1, 1), marks=pytest.mark.slow),
     ((3, 1, 1), (1, 1, 1), (1, 0, 0)),  # inflated conv1 (matmul + shifted sums)
     ((1, 7, 7), (1, 1, 1), (0, 3, 3)),  # stem
-    pytest.param(1, 7, 7), (1, 2, 2), (0, 3, 3), marks=pytest.mark.slow),
-    pytest.param(3, 3, 3), (1, 1, 1), (1, 1, 1), marks=pytest.mark.slow),  # inflate_style 3x3x3: falls back to nnx.Conv
-    pytest.param(3, 1, 1), (2, 1, 1), (1, 0, 0), marks=pytest.mark.slow),  # temporal stride with kt > 1: falls back
+    pytest.param((1, 7, 7), (1, 2, 2), (0, 3, 3), marks=pytest.mark.slow),
+    pytest.param((3, 3, 3), (1, 1, 1), (1, 1, 1), marks=pytest.mark.slow),  # inflate_style 3x3x3: falls back to nnx.Conv
+    pytest.param((3, 1, 1), (2, 1, 1), (1, 0, 0), marks=pytest.mark.slow),  # temporal stride with kt > 1: falls back
 ]
 
 
