@@ -229,7 +229,8 @@ def test_batchnorm_bfloat16_input_keeps_float32_statistics():
 
 
 @pytest.mark.parametrize('kernel,stride,dilation', [((9, 1), 1, 1), ((9, 1), 2, 1), ((1, 1), 1, 1),
-                                                     ((1, 1), 2, 1), ((3, 1), 1, 3), ((3, 1), 2, 2)])
+                                                     ((1, 1), 2, 1), ((3, 1), 1, 3), ((3, 1), 2, 2),
+                                                     ((3, 1), 2, 3), ((5, 1), 2, 1), ((5, 1), 3, 1)])
 def test_time_conv_equals_nnx_conv_with_gradients(kernel, stride, dilation):
   """``units.conv.TimeConv`` only lowers differently from ``nnx.Conv``: same outputs and gradients."""
   from skeljax.models.gcn.units import conv as gcn_units  # pylint: disable=import-outside-toplevel

@@ -145,6 +145,25 @@ def test_zoo_gcn_import_parity_pyskl_names_and_mismatches(parity_zoo, name):
 GRAD_RTOL = {'stgcnpp': (3e-2, 0.85), 'ctrgcn': (5e-3, 0.99)}
 
 
+def _global_norm(flat: dict) -> float:
+  return float(np.sqrt(sum(float(np.sum(np.asarray(g, np.float64) ** 2)) for g in flat.values())))
+
+
+def _float64_global_norm(model, x, labels) -> float:
+  """The train-mode loss gradient's global norm computed in float64 (same model, same input)."""
+  with jax.enable_x64(True):
+    graphdef, state = nnx.split(model)
+    state = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a,
+                         state)
+
+    def loss_fn(state):
+      scores = nnx.merge(graphdef, state)(jnp.asarray(x, jnp.float64))[:, 0]
+      return optax.softmax_cross_entropy_with_integer_labels(scores, labels).mean()
+
+    grads = jax.jit(jax.grad(loss_fn))(state)
+    return _global_norm({p: np.asarray(g[...]) for p, g in nnx.to_flat_state(grads)})
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('name', list(CASES))
 def test_zoo_gcn_gradient_parity(parity_zoo, name):
@@ -167,8 +186,15 @@ def test_zoo_gcn_gradient_parity(parity_zoo, name):
   loss, grads = nnx.jit(nnx.value_and_grad(loss_fn))(model)
   np.testing.assert_allclose(loss, stats['loss'], rtol=1e-5)
   flat = {path: np.asarray(g[...]) for path, g in nnx.to_flat_state(grads)}
-  global_norm = np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in flat.values()))
-  np.testing.assert_allclose(global_norm, stats['grad_global_norm'], rtol=1e-4)
+  global_norm = _global_norm(flat)
+  if abs(global_norm - stats['grad_global_norm']) > 1e-4 * stats['grad_global_norm']:
+    # Ten train-mode BN blocks make the float32 norm sensitive to summation order: the same backward pass in
+    # float64 decides whose float32 rounding it is (ST-GCN++: PyTorch's norm is 1.25e-4 from float64, ours
+    # 2.5e-6). Ours must then be the closer one, and within 1e-5 of float64.
+    exact = _float64_global_norm(model, x, labels)
+    assert abs(global_norm - exact) <= 1e-5 * exact, (global_norm, exact)
+    assert abs(global_norm - exact) < abs(stats['grad_global_norm'] - exact), \
+        (global_norm, stats['grad_global_norm'], exact)
   assert len(stats['grad_norms']) == len(flat)  # every trainable tensor has a reference gradient
   rtol_all, share = GRAD_RTOL[name]
   within = 0
