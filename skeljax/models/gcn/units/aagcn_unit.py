@@ -13,7 +13,7 @@ import numpy as np
 from flax import nnx
 
 from skeljax.models import layers
-from skeljax.models.gcn.units.agcn_unit import Down, aggregate, attention_logits
+from skeljax.models.gcn.units.agcn_unit import Down, adaptive_graph_conv
 from skeljax.models.gcn.units.conv import conv2d, conv_branch_init, zeros_init
 
 
@@ -69,10 +69,8 @@ class AAGCNUnit(nnx.Module):
 
   def __call__(self, x: jax.Array) -> jax.Array:
     alpha = self.alpha[...][0]
-    y = 0.0
-    for k, (conv_a, conv_b, conv_d) in enumerate(zip(self.conv_a, self.conv_b, self.conv_d)):
-      s = jnp.tanh(attention_logits(conv_a(x), conv_b(x)))
-      y = y + conv_d(aggregate(x, self.A[...][k] + alpha * s))
+    y = adaptive_graph_conv(x, self.conv_a, self.conv_b, self.conv_d,
+                            lambda logits: self.A[...] + alpha * jnp.tanh(logits))
     residual = self.down(x) if self.down is not None else x
     y = jax.nn.relu(self.bn(y) + residual)
     return self.attention(y) if self.attention is not None else y

@@ -12,7 +12,8 @@ import numpy as np
 from flax import nnx
 
 from skeljax.models import layers
-from skeljax.models.gcn.units.conv import Adjacency, constant_init, conv2d
+from skeljax.models.gcn.units.conv import Adjacency, constant_init, conv2d, pointwise
+from skeljax.models.gcn.units.aggregation import aggregate_subsets
 
 
 class Down(nnx.Module):
@@ -26,15 +27,38 @@ class Down(nnx.Module):
     return self.bn(self.conv(x))
 
 
-def attention_logits(theta: jax.Array, phi: jax.Array) -> jax.Array:
-  """``sum_{t, c} theta[b, t, v, c] * phi[b, t, w, c] / (C * T)``: ``[B, T, V, C] x2 -> [B, V, V]``."""
-  _, t, _, c = theta.shape
-  return jnp.einsum('btvc,btwc->bvw', theta, phi) / (c * t)
+def stacked_pointwise(x: jax.Array, convs, *, bias: bool = True) -> jax.Array:
+  """The 1x1 convs ``convs`` (same input) as one matmul: ``[B, T, V, Ci] -> [B, T, V, len(convs), Co]``.
+
+  Their kernels are concatenated in the forward pass; parameters and checkpoint layout stay one per conv.
+  ``bias=False`` leaves the biases out (a caller that moves them past a linear map adds them there).
+  """
+  kernel = jnp.concatenate([conv.kernel[...][0, 0] for conv in convs], axis=-1)
+  x, kernel = convs[0].promote_dtype((x, kernel), dtype=convs[0].dtype)
+  y = pointwise(x, kernel)
+  if bias and convs[0].bias is not None:
+    y = y + jnp.concatenate([conv.bias[...] for conv in convs]).astype(y.dtype)
+  return y.reshape(y.shape[:-1] + (len(convs), kernel.shape[-1] // len(convs)))
 
 
-def aggregate(x: jax.Array, adjacency: jax.Array) -> jax.Array:
-  """``out[b, t, w, c] = sum_v x[b, t, v, c] * adj[b, v, w]``."""
-  return jnp.einsum('btvc,bvw->btwc', x, adjacency)
+def adaptive_graph_conv(x: jax.Array, conv_a, conv_b, conv_d, graph_fn) -> jax.Array:
+  """The (A)AGCN unit's aggregation ``sum_k conv_d[k](aggregate(x, graph_k))`` in few large ops.
+
+  ``graph_fn(logits [B, K, V, W]) -> [B, K, V, W]`` turns the attention logits of every subset into the graphs
+  (2s-AGCN: ``A + B + softmax``; AAGCN: ``A + alpha * tanh``). The convs run as stacked matmuls, and since a
+  1x1 conv commutes with the aggregation over joints, ``conv_d`` goes first and its bias after: one batched
+  matmul aggregates all subsets (``aggregation.aggregate_subsets``) instead of K transposing einsums.
+  """
+  theta = stacked_pointwise(x, conv_a)  # [B, T, V, K, inter]
+  phi = stacked_pointwise(x, conv_b)
+  _, t, _, _, c = theta.shape
+  logits = jnp.einsum('btvkc,btwkc->bkvw', theta, phi) / (c * t)
+  graph = graph_fn(logits)
+  biases = [conv.bias for conv in conv_d]
+  y = aggregate_subsets(stacked_pointwise(x, conv_d, bias=False), graph.astype(x.dtype))
+  if biases[0] is not None:
+    y = y + sum(bias[...] for bias in biases).astype(y.dtype)
+  return y
 
 
 class AGCNUnit(nnx.Module):
@@ -54,11 +78,12 @@ class AGCNUnit(nnx.Module):
 
   def __call__(self, x: jax.Array) -> jax.Array:
     adjacency = self.A[...] + self.PA[...]
-    y = 0.0
-    for k, (conv_a, conv_b, conv_d) in enumerate(zip(self.conv_a, self.conv_b, self.conv_d)):
+
+    def graph_fn(logits):
       # The reference normalises over the source joint v (softmax dim -2 of [N, V, V]); float32 for stability
-      # under bfloat16, then back to x's dtype (A is a float32 buffer) so the aggregation runs in that dtype.
-      s = jax.nn.softmax(attention_logits(conv_a(x), conv_b(x)).astype(jnp.float32), axis=-2)
-      y = y + conv_d(aggregate(x, (s + adjacency[k]).astype(x.dtype)))
+      # under bfloat16 (the aggregation casts back to x's dtype).
+      return jax.nn.softmax(logits.astype(jnp.float32), axis=-2) + adjacency
+
+    y = adaptive_graph_conv(x, self.conv_a, self.conv_b, self.conv_d, graph_fn)
     residual = self.down(x) if self.down is not None else x
     return jax.nn.relu(self.bn(y) + residual)

@@ -20,23 +20,12 @@ from flax import nnx
 
 from skeljax.models import layers
 from skeljax.models.gcn.units.agcn_unit import Down
+from skeljax.models.gcn.units.aggregation import aggregate_subsets
 from skeljax.models.gcn.units.conv import Adjacency, conv2d
 
 ADAPTIVE = (None, 'init', 'offset', 'importance')
 
 
-def aggregate_subsets(y: jax.Array, adjacency: jax.Array) -> jax.Array:
-  """``out[b, t, w, c] = sum_{k, v} y[b, t, v, k, c] * A[k, v, w]``: ``[B, T, V, K, C] -> [B, T, W, C]``.
-
-  Written as one batched matmul over the B * T frames (``[W, V * K] @ [V * K, C]`` each, the graph broadcast):
-  (v, k) are adjacent in ``y``'s layout, so neither the matmul nor its gradients transpose the activations,
-  where XLA:CPU lowers the plain einsum through transposed copies (5% of an ST-GCN train step on 2 cores).
-  """
-  b, t, v, k, c = y.shape
-  w = adjacency.shape[-1]
-  graph = jnp.broadcast_to(adjacency.transpose(2, 1, 0).reshape(1, w, v * k), (b * t, w, v * k))
-  out = jax.lax.dot_general(graph, y.reshape(b * t, v * k, c), (((2,), (1,)), ((0,), (0,))))
-  return out.reshape(b, t, w, c)
 CONV_POS = ('pre', 'post')
 
 
