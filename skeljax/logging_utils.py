@@ -112,6 +112,28 @@ def plot_curves(workdir: str | pathlib.Path, out: str | pathlib.Path | None = No
   return out
 
 
+class EpochClock:
+  """Seconds of training per epoch and the clips/s they make; evaluation and checkpointing are left out.
+
+  ``lap`` is called when an epoch's last step has finished on the device (the caller waits for it), so
+  the figure is the real job's rate; ``restart`` after the evaluation and save start the next lap.
+  A resumed run's first lap covers only the steps it ran.
+  """
+
+  def __init__(self, clips_per_step: int, step: int):
+    self._clips_per_step = clips_per_step
+    self.restart(step)
+
+  def restart(self, step: int) -> None:
+    self._start_time, self._start_step = time.perf_counter(), step
+
+  def lap(self, step: int) -> dict[str, float]:
+    """``{'seconds', 'clips_per_sec', 'steps'}`` of the training since the last (re)start."""
+    seconds = max(time.perf_counter() - self._start_time, 1e-9)
+    steps = step - self._start_step
+    return {'seconds': seconds, 'clips_per_sec': steps * self._clips_per_step / seconds, 'steps': steps}
+
+
 class Progress:
   """A tqdm bar over optimizer steps showing loss and throughput in clips/s; the ETA is tqdm's."""
 

@@ -405,6 +405,7 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
   preempted = False
   step = start_step
   train_start = time.perf_counter()
+  epoch_clock = logging_utils.EpochClock(cfg.global_batch_size, start_step)
 
   saved_step = start_step
   guard = finite_guard.FiniteGuard()
@@ -437,6 +438,12 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
         pending = []
       end_of_epoch = step % steps_per_epoch == 0
       epoch = step // steps_per_epoch
+      if end_of_epoch:
+        jax.block_until_ready(state.step)  # the epoch's last step done: the lap is the device's real time
+        timing = epoch_clock.lap(step)
+        writer.write(step, 'epoch', dict(timing, epoch=epoch))
+        progress.write(f'epoch {epoch}/{cfg.num_epochs}: {timing["seconds"]:.1f} s of training '
+                       f'({timing["steps"]} steps), {timing["clips_per_sec"]:.1f} clips/s')
       if end_of_epoch and (epoch % every_epochs == 0 or step == total_steps):
         last_eval = evaluate_state(p_eval_step, state, data.val, mesh, topk)
         writer.write(step, 'val', last_eval)
@@ -450,6 +457,8 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
         preempted = True
         progress.write(f'stopped at step {step} on request; resume by running the same command again')
         break
+      if end_of_epoch:
+        epoch_clock.restart(step)
 
   if not last_eval and not preempted and not guard.failed and step == total_steps:
     # Nothing left to train (a finished run started again): report the final model's accuracy.

@@ -337,7 +337,7 @@ def reference_run(tmp_path_factory):
 
 
 def test_loop_writes_logs_curves_and_keeps_latest_and_best(reference_run):
-  _, workdir, result = reference_run
+  cfg, workdir, result = reference_run
   from skeljax import logging_utils  # pylint: disable=g-import-not-at-top
   records = logging_utils.read_metrics(workdir)
   assert [r['step'] for r in records if r['split'] == 'train'] == list(range(1, 7))
@@ -345,6 +345,11 @@ def test_loop_writes_logs_curves_and_keeps_latest_and_best(reference_run):
   val = [r for r in records if r['split'] == 'val']
   assert [r['step'] for r in val] == [3, 6]
   assert {'top1', 'top5', 'mean_class_accuracy'} <= set(val[0])
+  epochs = [r for r in records if r['split'] == 'epoch']  # the real-job timing: seconds and clips/s per epoch
+  assert [(r['step'], r['epoch'], r['steps']) for r in epochs] == [(3, 1, 3), (6, 2, 3)]
+  for r in epochs:
+    assert r['seconds'] > 0
+    assert r['clips_per_sec'] == pytest.approx(r['steps'] * cfg.global_batch_size / r['seconds'])
   assert (workdir / 'curves.png').stat().st_size > 1000
   assert list((workdir / 'tensorboard').glob('events.out.tfevents.*'))
   steps = sorted(int(p.name) for p in (workdir / 'checkpoints').iterdir() if p.name.isdigit())
