@@ -1,13 +1,19 @@
-"""Model throughput: train step and inference clips/s, FLOPs, memory, for ST-GCN, 2s-AGCN and PoseC3D.
+"""Model throughput: train step and inference clips/s, FLOPs, memory, for every model family of the zoo.
 
     python -m benchmarks.model_benchmark --models=stgcn,aagcn,posec3d --batch_size=16 --steps=10
 
 Runs skeljax's own jitted ``train_step`` / ``eval_step`` (skeljax/train.py) built from the model-zoo configs,
-so the numbers are what training gets: ST-GCN and 2s-AGCN (AAGCN) from ``configs/{stgcn,agcn}_ntu60.py``
-on ``[N, 1, 2, 100, 25, 3]`` (NTU-25 3D, 100 frames, 2 persons); PoseC3D from ``configs/posec3d_ntu60.py``,
-whose step renders the ``[N, 1, 48, 56, 56, 17]`` heatmap volumes on the device from keypoints (the
-rendering is inside the measured step) after the host pipeline (UniformSampleFrames ... PackPoseKeypoints),
-which is timed on its own on one CPU core. Random data: throughput does not depend on values.
+so the numbers are what training gets. The GCNs (ST-GCN, 2s-AGCN (AAGCN), ST-GCN++, CTR-GCN, MS-G3D,
+DG-STGCN) run their NTU60 X-Sub 3D joint configs on ``[N, 1, 2, 100, 25, 3]`` (NTU-25 3D, 100 frames,
+2 persons); ``stgcn_nwucla`` is ST-GCN on the NW-UCLA shape ``[N, 1, 1, 52, 20, 3]``. PoseC3D runs
+``configs/posec3d_ntu60.py``, whose step renders the ``[N, 1, 48, 56, 56, 17]`` heatmap volumes on the device
+from keypoints (the rendering is inside the measured step) after the host pipeline (UniformSampleFrames ...
+PackPoseKeypoints), which is timed on its own on one CPU core; ``posec3d_volume`` is the same network fed
+ready volumes (its ``host_heatmap`` variant), the figure to hold against a framework that renders them on the
+host. Random data: throughput does not depend on values.
+
+Clips/s come from the median time of one step (each step waited for), over ``--steps`` steps after
+``--warmup`` untimed ones, as the MMAction2 measuring script reports its iterations; the mean is kept too.
 
 FLOPs are XLA's cost analysis of the compiled step; model FLOPs utilisation (MFU) is printed when the
 device's dense peak is known (GPUs below); CPUs get none. Memory: the accelerator's peak bytes in use when
@@ -36,15 +42,18 @@ PEAK_FLOPS = {
     'H200': {'bfloat16': 989e12, 'float32': 495e12},
     'A100': {'bfloat16': 312e12, 'float32': 156e12},
 }
+NTU_CLIP = (2, 100, 25, 3)  # persons, frames, joints, coordinates of one GCN clip
 MODELS = {
-    # name -> (config module, variant)
-    'stgcn': ('configs.stgcn_ntu60', 'xsub,joint,3d'),
-    'aagcn': ('configs.agcn_ntu60', 'xsub,joint,3d'),
-    'stgcnpp': ('configs.stgcnpp_ntu60', 'xsub,joint,3d'),
-    'ctrgcn': ('configs.ctrgcn_ntu60', 'xsub,joint,3d'),
-    'msg3d': ('configs.msg3d_ntu60', 'xsub,joint,3d'),
-    'dgstgcn': ('configs.dgstgcn_ntu60', 'xsub,joint,3d'),
-    'posec3d': ('configs.posec3d_ntu60', 'xsub,keypoint'),
+    # name -> (config module, variant, GCN clip shape; PoseC3D's comes from its config)
+    'stgcn': ('configs.stgcn_ntu60', 'xsub,joint,3d', NTU_CLIP),
+    'aagcn': ('configs.agcn_ntu60', 'xsub,joint,3d', NTU_CLIP),
+    'stgcnpp': ('configs.stgcnpp_ntu60', 'xsub,joint,3d', NTU_CLIP),
+    'ctrgcn': ('configs.ctrgcn_ntu60', 'xsub,joint,3d', NTU_CLIP),
+    'msg3d': ('configs.msg3d_ntu60', 'xsub,joint,3d', NTU_CLIP),
+    'dgstgcn': ('configs.dgstgcn_ntu60', 'xsub,joint,3d', NTU_CLIP),
+    'stgcn_nwucla': ('configs.stgcn_nwucla', 'joint', (1, 52, 20, 3)),
+    'posec3d': ('configs.posec3d_ntu60', 'xsub,keypoint', None),
+    'posec3d_volume': ('configs.posec3d_ntu60', 'xsub,keypoint,host_heatmap', None),
 }
 
 
@@ -71,9 +80,16 @@ def peak_flops(dtype: str) -> float | None:
   return None
 
 
-def random_batch(cfg, batch_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-  """A batch as the configured train pipeline packs it (PoseC3D: keypoints for the device renderer)."""
+def random_batch(cfg, batch_size: int, rng: np.random.Generator,
+                 clip_shape: tuple[int, ...] | None = NTU_CLIP) -> dict[str, np.ndarray]:
+  """A batch as the configured train pipeline packs it (PoseC3D: keypoints for the device renderer, or the
+  ``[N, 1, T, H, W, 17]`` volumes when the config renders them on the host)."""
   labels = rng.integers(0, cfg.model.num_classes, size=(batch_size,)).astype(np.int32)
+  if cfg.model.name == 'posec3d' and not cfg.get('device_heatmap'):
+    clip_len = cfg.train_pipeline[0]['clip_len']
+    width, height = [op['scale'] for op in cfg.train_pipeline if op['type'] == 'Resize'][-1]
+    x = rng.uniform(0, 1, size=(batch_size, 1, clip_len, height, width, cfg.model.backbone.in_channels))
+    return {'inputs': x.astype(np.float32), 'label': labels}
   if cfg.model.name == 'posec3d':
     size = cfg.device_heatmap.height
     num_person = cfg.train_pipeline[-1]['num_person']
@@ -82,7 +98,7 @@ def random_batch(cfg, batch_size: int, rng: np.random.Generator) -> dict[str, np
     score = rng.uniform(0.3, 1.0, size=kp.shape[:-1]).astype(np.float32)
     return {'keypoint': kp, 'keypoint_score': score, 'label': labels,
             'img_shape': np.full((batch_size, 2), size, np.int32)}
-  x = rng.normal(size=(batch_size, 1, 2, 100, 25, 3)).astype(np.float32)
+  x = rng.normal(size=(batch_size, 1, *clip_shape)).astype(np.float32)
   return {'inputs': x, 'label': labels}
 
 
@@ -116,24 +132,34 @@ def _memory_plan(compiled) -> int | None:
              - analysis.alias_size_in_bytes)
 
 
-def _timed(fn, steps: int) -> float:
-  start = time.perf_counter()
-  out = None
+def _step_times(fn, steps: int) -> list[float]:
+  """Seconds of each of ``steps`` calls of ``fn``, each waited for."""
+  times = []
   for _ in range(steps):
-    out = fn()
-  jax.block_until_ready(out)
-  return time.perf_counter() - start
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    times.append(time.perf_counter() - start)
+  return times
+
+
+def _throughput(result: dict, prefix: str, fn, steps: int, warmup: int, batch_size: int) -> None:
+  """Clips/s from the median step time into ``result[prefix + '_clips_per_s']`` (and the mean's figure)."""
+  _step_times(fn, warmup)
+  times = _step_times(fn, steps)
+  result[f'{prefix}_step_s'] = float(np.median(times))
+  result[f'{prefix}_clips_per_s'] = batch_size / float(np.median(times))
+  result[f'{prefix}_clips_per_s_mean'] = batch_size * len(times) / float(np.sum(times))
 
 
 def benchmark_model(name: str, batch_size: int, steps: int, warmup: int, dtype: str) -> dict:
   """Train-step and inference throughput of one zoo model at its reference input shape."""
   from skeljax import sharding, train  # pylint: disable=g-import-not-at-top
-  module, variant = MODELS[name]
+  module, variant, clip_shape = MODELS[name]
   cfg = importlib.import_module(module).get_config(variant)
   cfg.compute_dtype = dtype
   mesh = sharding.make_mesh()
   rng = np.random.default_rng(0)
-  batch = sharding.shard_batch(random_batch(cfg, batch_size, rng), mesh)
+  batch = sharding.shard_batch(random_batch(cfg, batch_size, rng, clip_shape), mesh)
   result = {'model': name, 'config': f'{module.split(".")[1]}.py:{variant}', 'batch_size': batch_size,
             'compute_dtype': dtype}
 
@@ -151,17 +177,13 @@ def benchmark_model(name: str, batch_size: int, steps: int, warmup: int, dtype: 
     holder['state'], metrics = compiled(holder['state'], batch)
     return metrics['loss']
 
-  _timed(train_once, warmup)
-  elapsed = _timed(train_once, steps)
-  result['train_clips_per_s'] = steps * batch_size / elapsed
+  _throughput(result, 'train', train_once, steps, warmup, batch_size)
 
   eval_cfg = train.make_step_config(cfg, steps_per_epoch=1000, eval_mode=True)
   p_eval = train.jit_eval_step(eval_cfg, mesh, holder['state'])
   compiled_eval = p_eval.lower(holder['state'], batch).compile()
   result['infer_gflop'] = (_flops(compiled_eval) or float('nan')) / 1e9
-  _timed(lambda: compiled_eval(holder['state'], batch), warmup)
-  elapsed = _timed(lambda: compiled_eval(holder['state'], batch), steps)
-  result['infer_clips_per_s'] = steps * batch_size / elapsed
+  _throughput(result, 'infer', lambda: compiled_eval(holder['state'], batch), steps, warmup, batch_size)
 
   stats = jax.devices()[0].memory_stats() or {}
   if 'peak_bytes_in_use' in stats:
