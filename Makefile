@@ -10,8 +10,11 @@ DEMO_WORKDIR ?= $(CURDIR)/.demo_workdir
 POSE_PYTHON ?= $(PYTHON)
 POSE_VENV ?= .venv-pose
 POSE_STAMP := $(POSE_VENV)/.requirements-installed
+# Wheels that benchmarks/gpu_check.sh installs on a GPU machine without the package index (copy .whl/ along).
+GPU_WHEELS_DIR ?= .whl
+GPU_WHEELS_STAMP := $(GPU_WHEELS_DIR)/.downloaded
 
-.PHONY: setup pose-setup test test-all demo clean
+.PHONY: setup pose-setup test test-all demo clean gpu-wheels
 
 $(STAMP): requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "skeljax needs Python >= 3.11"'
@@ -29,6 +32,17 @@ $(POSE_STAMP): requirements-pose.txt
 	touch $(POSE_STAMP)
 
 pose-setup: $(POSE_STAMP)
+
+# Pure-Python wheels for CPython 3.12 on x86-64 Linux (benchmarks/gpu_wheels.txt), whatever this machine is.
+$(GPU_WHEELS_STAMP): benchmarks/gpu_wheels.txt
+	mkdir -p $(GPU_WHEELS_DIR)
+	rm -f $(GPU_WHEELS_DIR)/*.whl
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  -d $(GPU_WHEELS_DIR) -r benchmarks/gpu_wheels.txt
+	touch $@
+
+gpu-wheels: $(GPU_WHEELS_STAMP)
 
 # The tests run the video tools in the pose environment (and fail, rather than skip, without it).
 test: setup pose-setup
