@@ -59,7 +59,10 @@ def _bwd(window, strides, padding, residuals, dy):
   x, y = residuals
   out_hw = _geometry(x.shape, window, strides, padding)
   (sh, sw) = strides
-  xp = _pad(x, padding, -jnp.inf)
+  # Padded with the lowest finite value, not -inf as in the forward pass: the same pad would be merged with
+  # the forward's by XLA, which then keeps that padded copy alive from the forward pass to here. No window's
+  # maximum is that value unless an input is, so padded positions still never receive a gradient.
+  xp = _pad(x, padding, jnp.finfo(x.dtype).min)
   dxp = None
   taken = jnp.zeros(y.shape, bool)
   zero = jnp.zeros((), dy.dtype)
