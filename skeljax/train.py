@@ -26,7 +26,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from skeljax import checkpointing, finite_guard, logging_utils, losses, metrics, optim, sharding
+from skeljax import checkpointing, finite_guard, logging_utils, losses, metrics, optim, runtime, sharding
 from skeljax.models import create_model
 from skeljax.models.layers import average_clips
 
@@ -406,6 +406,7 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
   step = start_step
   train_start = time.perf_counter()
   epoch_clock = logging_utils.EpochClock(cfg.global_batch_size, start_step)
+  compiled_train_step = None
 
   saved_step = start_step
   guard = finite_guard.FiniteGuard()
@@ -425,7 +426,12 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
     while step < total_steps:
       # 'valid' is all True for training batches (the remainder is dropped), so it stays on the host.
       batch = sharding.shard_batch({k: v for k, v in next(train_iter).items() if k != 'valid'}, mesh)
-      state, step_metrics = p_train_step(state, batch)
+      if compiled_train_step is None:
+        # Compiled ahead of the first step so that the compiler's freed memory goes back to the OS before the
+        # step's buffers are allocated (the process's peak memory is then the step's alone).
+        compiled_train_step = p_train_step.lower(state, batch).compile()
+        runtime.release_free_memory()
+      state, step_metrics = compiled_train_step(state, batch)
       step += 1
       # The previous step's flag, read now that this step is queued: no stall of the device pipeline.
       if guard.add(step, step_metrics.pop('finite'), step_metrics):
