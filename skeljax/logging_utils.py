@@ -116,8 +116,8 @@ class EpochClock:
   """Seconds of training per epoch and the clips/s they make; evaluation and checkpointing are left out.
 
   ``lap`` is called when an epoch's last step has finished on the device (the caller waits for it), so
-  the figure is the real job's rate; ``restart`` after the evaluation and save start the next lap.
-  A resumed run's first lap covers only the steps it ran.
+  the figure is the real job's rate; ``restart`` after the evaluation and save (and after compiling the
+  step) starts the next lap. A resumed run's first lap covers only the steps it ran.
   """
 
   def __init__(self, clips_per_step: int, step: int):

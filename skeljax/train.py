@@ -431,6 +431,7 @@ def train_and_evaluate(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Pa
         # step's buffers are allocated (the process's peak memory is then the step's alone).
         compiled_train_step = p_train_step.lower(state, batch).compile()
         runtime.release_free_memory()
+        epoch_clock.restart(step)  # the epoch's time is training, not compiling
       state, step_metrics = compiled_train_step(state, batch)
       step += 1
       # The previous step's flag, read now that this step is queued: no stall of the device pipeline.
