@@ -60,12 +60,14 @@ def test_posec3d_synthetic_trains_on_device_heatmaps_and_tests_flipped_clips(dat
   _train_and_test(cfg, tmp_path)
 
 
+@pytest.mark.slow  # fast tier: the CB focal loss against its formula (test_losses), the engine via other recipes
 def test_babel_synthetic_trains_with_class_balanced_focal_loss(data_dir, tmp_path):
   cfg = _config('stgcn_babel', 'synthetic,wfl', data_dir)
   assert cfg.loss.name == 'cb_focal' and len(cfg.loss.samples_per_cls) == cfg.model.num_classes
   _train_and_test(cfg, tmp_path)
 
 
+@pytest.mark.slow  # fast tier: the epoch-style warm-up schedule (test_optim), the engine via other recipes
 def test_nwucla_synthetic_trains_through_warmup(data_dir, tmp_path):
   cfg = _config('stgcn_nwucla', 'synthetic', data_dir)
   assert cfg.schedule.warmup_epochs > 0 and cfg.schedule.warmup_style == 'epoch'
