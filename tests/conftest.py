@@ -98,3 +98,18 @@ def install_fake_modules(monkeypatch, modules: dict[str, dict], functions: dict[
     monkeypatch.setitem(sys.modules, name, module)
   for function, module_name in functions.items():
     monkeypatch.setattr(function, '__module__', module_name)
+
+
+def assert_gradients_match_reference(flat_grads: dict, stats: dict, our_path, tolerance) -> None:
+  """Gradient parity against a fixture's ``stats``: the global norm within 1e-4, then each tensor's norm.
+
+  ``flat_grads`` maps our parameter paths to gradients; ``our_path(torch_key)`` names ours for a PyTorch key of
+  ``stats['grad_norms']``; ``tolerance(torch_key) -> (rtol, atol)``, atol relative to the global norm.
+  """
+  global_norm = np.sqrt(sum(float(np.sum(np.asarray(g, np.float64) ** 2)) for g in flat_grads.values()))
+  np.testing.assert_allclose(global_norm, stats['grad_global_norm'], rtol=1e-4)
+  for torch_key, torch_norm in stats['grad_norms'].items():
+    ours = float(np.linalg.norm(np.asarray(flat_grads[our_path(torch_key)]).ravel()))
+    rtol, atol = tolerance(torch_key)
+    np.testing.assert_allclose(ours, torch_norm, rtol=rtol, atol=atol * global_norm, err_msg=torch_key)
+  assert len(stats['grad_norms']) == len(flat_grads)  # every trainable tensor has a reference gradient

@@ -11,6 +11,7 @@ import pytest
 from flax import nnx
 from jax.extend import core as jax_core
 
+from gcn_reference_ops import bn, conv, randomise, relu
 from skeljax.checkpoint.mmaction import KeyMap
 from skeljax.models import create_model
 from skeljax.models.gcn import dgstgcn, graph, msg3d
@@ -172,43 +173,12 @@ def test_ms_cfg_survives_a_json_round_trip():
 # PySKL's dggcn / dgmstcn forward passes transcribed to NumPy in PyTorch's [N, C, T, V] layout, run on the module's
 # own randomised parameters (BN in eval mode): the options the NTU60 fixture does not exercise.
 
-EPS = 1e-5
-
-
-def _randomise(module: nnx.Module, seed: int) -> None:
-  rng = np.random.default_rng(seed)
-  flat = {path: (rng.uniform(0.5, 1.5, v.shape) if path[-1] == 'var' else rng.normal(0, 0.5, v.shape))
-          for path, v in nnx.to_flat_state(nnx.state(module, nnx.Any(nnx.Param, nnx.BatchStat)))}
-  nnx.update(module, nnx.from_flat_state({p: jnp.asarray(v, jnp.float32) for p, v in flat.items()}))
-
-
-def _conv(x, layer, stride=1, dilation=1):
-  w, b = np.asarray(layer.kernel[...], np.float64), np.asarray(layer.bias[...], np.float64)
-  k = w.shape[0]
-  pad = (k + (k - 1) * (dilation - 1) - 1) // 2
-  xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (0, 0)))
-  t_out = (x.shape[2] + 2 * pad - dilation * (k - 1) - 1) // stride + 1
-  out = sum(np.einsum('io,nitv->notv', w[j, 0], xp[:, :, j * dilation:j * dilation + stride * (t_out - 1) + 1:stride])
-            for j in range(k))
-  return out + b[None, :, None, None]
-
-
-def _bn(x, layer):
-  mean, var, scale, bias = (np.asarray(getattr(layer, n)[...], np.float64)[None, :, None, None]
-                            for n in ('mean', 'var', 'scale', 'bias'))
-  return (x - mean) / np.sqrt(var + EPS) * scale + bias
-
-
-def _relu(x):
-  return np.maximum(x, 0)
-
-
 def _softmax(x, axis):
   e = np.exp(x - x.max(axis=axis, keepdims=True))
   return e / e.sum(axis=axis, keepdims=True)
 
 
-NP_ACTS = {'tanh': np.tanh, 'relu': _relu, 'sigmoid': lambda a: 1 / (1 + np.exp(-a)),
+NP_ACTS = {'tanh': np.tanh, 'relu': relu, 'sigmoid': lambda a: 1 / (1 + np.exp(-a)),
            'softmax': lambda a: _softmax(a, -2)}
 
 
@@ -216,14 +186,14 @@ def dggcn_reference(x, unit: DGGraphConv, ctr, ada, subset_wise, ctr_act, ada_ac
   """PySKL ``dggcn.forward`` (pyskl/models/gcns/utils/gcn.py), ctr / ada in (None, 'T')."""
   n, _, t, v = x.shape
   k, mid = unit.num_subsets, unit.mid
-  res = _bn(_conv(x, unit.down.conv), unit.down.bn) if unit.down is not None else x
+  res = bn(conv(x, unit.down.conv), unit.down.bn) if unit.down is not None else x
   a = np.asarray(unit.A[...], np.float64)[None, :, None, None]
   alpha, beta = np.asarray(unit.alpha[...], np.float64), np.asarray(unit.beta[...], np.float64)
-  pre = _relu(_bn(_conv(x, unit.pre), unit.pre_bn)).reshape(n, k, mid, t, v)
+  pre = relu(bn(conv(x, unit.pre), unit.pre_bn)).reshape(n, k, mid, t, v)
   if ctr or ada:
     pooled = x.mean(axis=-2, keepdims=True)
-    x1 = _conv(pooled, unit.conv1).reshape(n, k, mid, -1, v)
-    x2 = _conv(pooled, unit.conv2).reshape(n, k, mid, -1, v)
+    x1 = conv(pooled, unit.conv1).reshape(n, k, mid, -1, v)
+    x2 = conv(pooled, unit.conv2).reshape(n, k, mid, -1, v)
   if ctr:
     graph = NP_ACTS[ctr_act](x1[..., None] - x2[..., None, :])
     graph = np.einsum('nkctuv,k->nkctuv', graph, alpha) if subset_wise else graph * alpha[0]
@@ -237,8 +207,8 @@ def dggcn_reference(x, unit: DGGraphConv, ctr, ada, subset_wise, ctr_act, ada_ac
          np.einsum('nkctv,nkcvw->nkctw', pre, a[:, :, :, 0]))
   else:
     y = np.einsum('nkctv,kvw->nkctw', pre, a[0, :, 0, 0])
-  y = _conv(y.reshape(n, -1, t, v), unit.post)
-  return _relu(_bn(y, unit.bn) + res)
+  y = conv(y.reshape(n, -1, t, v), unit.post)
+  return relu(bn(y, unit.bn) + res)
 
 
 def dgmstcn_reference(x, unit: DGTemporalConv, stride):
@@ -248,19 +218,19 @@ def dgmstcn_reference(x, unit: DGTemporalConv, stride):
   outs = []
   for entry, branch in zip(unit.ms_cfg, unit.branches):
     if entry == '1x1':
-      outs.append(_conv(x, branch, stride=stride))
+      outs.append(conv(x, branch, stride=stride))
       continue
-    y = _relu(_bn(_conv(x, branch.conv), branch.bn))
+    y = relu(bn(conv(x, branch.conv), branch.bn))
     if entry[0] == 'max':
       yp = np.pad(y, ((0, 0), (0, 0), (1, 1), (0, 0)), constant_values=-np.inf)
       t_out = (y.shape[2] - 1) // stride + 1
       outs.append(np.max(np.stack([yp[:, :, j:j + stride * (t_out - 1) + 1:stride] for j in range(3)]), 0))
     else:
-      outs.append(_conv(y, branch.tcn, stride, entry[1]))
+      outs.append(conv(y, branch.tcn, stride, entry[1]))
   out = np.concatenate(outs, axis=1)
   feat = out[..., :v] + np.einsum('nct,v->nctv', out[..., v], np.asarray(unit.add_coeff[...], np.float64)[:v])
-  feat = _conv(_relu(_bn(feat, unit.transform_bn)), unit.transform_conv)
-  return _bn(feat, unit.bn)
+  feat = conv(relu(bn(feat, unit.transform_bn)), unit.transform_conv)
+  return bn(feat, unit.bn)
 
 
 def _run_eval(module, x_nctv):
@@ -279,7 +249,7 @@ def test_dggcn_options_match_pyskl(ctr, ada, subset_wise, ctr_act, ada_act, c_in
   a = np.random.default_rng(1).normal(0.04, 0.02, (4, 7, 7))
   unit = DGGraphConv(c_in, 16, a, ratio=0.25, ctr=ctr, ada=ada, subset_wise=subset_wise, ctr_act=ctr_act,
                      ada_act=ada_act, rngs=nnx.Rngs(params=jax.random.key(0, impl='rbg')))
-  _randomise(unit, 3)
+  randomise(unit, 3)
   x = np.random.default_rng(2).normal(size=(2, c_in, 6, 7))
   np.testing.assert_allclose(_run_eval(unit, x), dggcn_reference(x, unit, ctr, ada, subset_wise, ctr_act, ada_act),
                              rtol=1e-4, atol=1e-4)
@@ -289,7 +259,7 @@ def test_dgmstcn_other_ms_cfg_stride_and_fewer_joints_match_pyskl():
   ms_cfg = [(5, 1), (3, 2), ('max', 3), '1x1']
   unit = DGTemporalConv(12, 20, stride=2, ms_cfg=ms_cfg, num_joints=25,
                         rngs=nnx.Rngs(params=jax.random.key(0, impl='rbg')))
-  _randomise(unit, 4)
+  randomise(unit, 4)
   x = np.random.default_rng(5).normal(size=(2, 12, 9, 17))  # 17 joints: add_coeff[:17] of 25
   got = _run_eval(unit, x)
   assert got.shape == (2, 20, 5, 17)

@@ -9,12 +9,11 @@ and the four result files fused 2:2:1:1 with ``skeljax.tools.fuse``, as the conf
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 
-from skeljax import checkpointing, evaluate, logging_utils, train
+from engine_runs import train_two_steps, two_step_config
+from skeljax import evaluate
 from skeljax.tools import fuse
 
 TINY = dict(base_channels=8, num_stages=1)
@@ -29,39 +28,19 @@ def data_dir(tmp_path_factory):
 
 
 def _config(name, arg, data_dir):
-  cfg = importlib.import_module(f'configs.{name}').get_config(arg)
-  cfg.model.update(TINY)
-  cfg.dataset.data_dir = str(data_dir)
-  cfg.dataset.train_split = 'train[:8]'
-  cfg.dataset.val_split = cfg.dataset.test_split = 'val[:4]'
-  cfg.global_batch_size = 4
-  cfg.num_epochs = 1
-  cfg.eval.batch_size = 4
-  cfg.log_every_steps = 1
-  return cfg
-
-
-def _train(cfg, workdir):
-  result = train.train_and_evaluate(cfg, workdir)
-  assert result['step'] == 2 and not result['preempted']
-  records = logging_utils.read_metrics(workdir)
-  train_records = [r for r in records if r['split'] == 'train']
-  assert [r['step'] for r in train_records] == [1, 2]
-  assert all(np.isfinite(r['loss']) and np.isfinite(r['grad_norm']) and r['grad_norm'] > 0 for r in train_records)
-  assert any(r['split'] == 'val' and 0.0 <= r['top1'] <= 1.0 for r in records)
-  assert checkpointing.resolve_step_dir(workdir, prefer='latest').name == '2'
+  return two_step_config(name, arg, data_dir, **TINY)
 
 
 @pytest.mark.parametrize('name', ['stgcnpp_ntu60', 'ctrgcn_ntu60'])
 def test_synthetic_variant_trains_and_validates(name, data_dir, tmp_path):
-  _train(_config(name, 'synthetic', data_dir), tmp_path)
+  train_two_steps(_config(name, 'synthetic', data_dir), tmp_path)
 
 
 @pytest.mark.slow
 def test_four_stream_fusion_of_synthetic_results(data_dir, tmp_path):
   """joint / bone / joint-motion / bone-motion results of one checkpoint, fused 2:2:1:1 by the fuse tool."""
   name = 'stgcnpp_ntu60'
-  _train(_config(name, 'synthetic', data_dir), tmp_path)
+  train_two_steps(_config(name, 'synthetic', data_dir), tmp_path)
   results = []
   for stream in ('joint', 'bone', 'jm', 'bm'):
     tested = evaluate.evaluate(_config(name, f'synthetic,{stream}', data_dir), tmp_path,

@@ -8,12 +8,10 @@ by the parity tests); ST-GCN on BABEL's class-balanced focal loss and on NW-UCLA
 
 from __future__ import annotations
 
-import importlib
-
-import numpy as np
 import pytest
 
-from skeljax import checkpointing, evaluate, logging_utils, train
+from engine_runs import train_two_steps, two_step_config
+from skeljax import evaluate, train
 
 TINY_BACKBONE = dict(num_stages=1, stage_blocks=(1,), out_indices=(0,), inflate=(1,), spatial_strides=(2,),
                      temporal_strides=(1,), dilations=(1,))
@@ -28,32 +26,15 @@ def data_dir(tmp_path_factory):
   return path
 
 
-def _config(name, arg, data_dir):
-  cfg = importlib.import_module(f'configs.{name}').get_config(arg)
-  cfg.dataset.data_dir = str(data_dir)
-  cfg.dataset.train_split = 'train[:8]'
-  cfg.dataset.val_split = cfg.dataset.test_split = 'val[:4]'
-  cfg.global_batch_size = 4
-  cfg.num_epochs = 1
-  cfg.eval.batch_size = 4
-  cfg.log_every_steps = 1
-  return cfg
-
-
 def _train_and_test(cfg, workdir):
-  result = train.train_and_evaluate(cfg, workdir)
-  assert result['step'] == 2 and not result['preempted']
-  train_records = [r for r in logging_utils.read_metrics(workdir) if r['split'] == 'train']
-  assert [r['step'] for r in train_records] == [1, 2]
-  assert all(np.isfinite(r['loss']) and np.isfinite(r['grad_norm']) for r in train_records)
+  records = train_two_steps(cfg, workdir)
   tested = evaluate.evaluate(cfg, workdir, out=workdir / 'result.pkl')
   assert tested['num_samples'] == 4 and 0.0 <= tested['top1'] <= 1.0
-  assert checkpointing.resolve_step_dir(workdir, prefer='latest').name == '2'
-  return train_records
+  return [r for r in records if r['split'] == 'train']
 
 
 def test_posec3d_synthetic_trains_on_device_heatmaps_and_tests_flipped_clips(data_dir, tmp_path):
-  cfg = _config('posec3d_ntu60', 'synthetic', data_dir)
+  cfg = two_step_config('posec3d_ntu60', 'synthetic', data_dir)
   cfg.model.backbone.update(TINY_BACKBONE)
   assert cfg.device_heatmap is not None and cfg.grad_clip_norm == 40
   assert not any(op['type'] == 'GeneratePoseTarget' for op in cfg.train_pipeline)  # rendered in the step
@@ -62,14 +43,14 @@ def test_posec3d_synthetic_trains_on_device_heatmaps_and_tests_flipped_clips(dat
 
 @pytest.mark.slow  # fast tier: the CB focal loss against its formula (test_losses), the engine via other recipes
 def test_babel_synthetic_trains_with_class_balanced_focal_loss(data_dir, tmp_path):
-  cfg = _config('stgcn_babel', 'synthetic,wfl', data_dir)
+  cfg = two_step_config('stgcn_babel', 'synthetic,wfl', data_dir)
   assert cfg.loss.name == 'cb_focal' and len(cfg.loss.samples_per_cls) == cfg.model.num_classes
   _train_and_test(cfg, tmp_path)
 
 
 @pytest.mark.slow  # fast tier: the epoch-style warm-up schedule (test_optim), the engine via other recipes
 def test_nwucla_synthetic_trains_through_warmup(data_dir, tmp_path):
-  cfg = _config('stgcn_nwucla', 'synthetic', data_dir)
+  cfg = two_step_config('stgcn_nwucla', 'synthetic', data_dir)
   assert cfg.schedule.warmup_epochs > 0 and cfg.schedule.warmup_style == 'epoch'
   records = _train_and_test(cfg, tmp_path)
   # Epoch 0 of 5 warm-up epochs: lr = base / 5 on both steps.
@@ -77,9 +58,9 @@ def test_nwucla_synthetic_trains_through_warmup(data_dir, tmp_path):
 
 
 def test_fine_tuning_recipes_refuse_to_start_from_scratch(data_dir, tmp_path):
-  assert _config('posec3d_ucf101', 'split1', data_dir).require_init_from
-  assert _config('posec3d_hmdb51', 'split2', data_dir).require_init_from
-  cfg = _config('posec3d_ucf101', 'synthetic', data_dir)
+  assert two_step_config('posec3d_ucf101', 'split1', data_dir).require_init_from
+  assert two_step_config('posec3d_hmdb51', 'split2', data_dir).require_init_from
+  cfg = two_step_config('posec3d_ucf101', 'synthetic', data_dir)
   assert not cfg.require_init_from  # the smoke run trains from scratch
   cfg.require_init_from = True
   with pytest.raises(train.InitFromRequiredError, match='--config.init_from'):

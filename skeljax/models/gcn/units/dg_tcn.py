@@ -18,29 +18,8 @@ from flax import nnx
 
 from skeljax.models import layers
 from skeljax.models.gcn.units.conv import conv2d
+from skeljax.models.gcn.units.ms_tcn import DEFAULT_MS_CFG, parse_ms_cfg  # ST-GCN++'s branch grammar
 from skeljax.models.gcn.units.pool import temporal_max_pool
-
-DEFAULT_MS_CFG = ((3, 1), (3, 2), (3, 3), (3, 4), ('max', 3), '1x1')
-
-
-def parse_ms_cfg(ms_cfg: Sequence) -> tuple:
-  """Validates ``ms_cfg`` and returns it as tuples (a JSON / ConfigDict round trip turns tuples into lists)."""
-  parsed = []
-  for entry in ms_cfg:
-    if entry == '1x1':
-      parsed.append('1x1')
-      continue
-    if isinstance(entry, str) or len(entry) != 2:
-      raise ValueError(f"ms_cfg entries are (kernel, dilation), ('max', 3) or '1x1'; got {entry!r}")
-    kind, size = entry
-    if kind == 'max':
-      if size != 3:  # the reference's pool padding is fixed at 1, so only kernel 3 keeps the length
-        raise ValueError(f"the max-pool branch of ms_cfg must be ('max', 3), got {entry!r}")
-    elif not (isinstance(kind, int) and isinstance(size, int) and kind % 2 == 1):
-      raise ValueError(f'ms_cfg conv branch must be (odd kernel, dilation) integers, got {entry!r}')
-    parsed.append((kind, size))
-  return tuple(parsed)
-
 
 class ConvBranch(nnx.Module):
   """``1x1 conv -> BN -> ReLU -> conv (k, 1)`` with stride and dilation (reference indices 0, 1, 3.conv)."""

@@ -19,8 +19,8 @@ import numpy as np
 from flax import nnx
 
 from skeljax.models import layers
-from skeljax.models.gcn.units.conv import Adjacency, conv2d
-from skeljax.models.gcn.units.msg3d_gcn import aggregate_scales, init_offset, multiscale_adjacency
+from skeljax.models.gcn.units.conv import conv2d
+from skeljax.models.gcn.units.msg3d_gcn import MultiScaleGraphConv
 
 
 def window_padding(window: int, dilation: int = 1) -> int:
@@ -49,24 +49,15 @@ def window_graph(adjacency: np.ndarray, window: int) -> np.ndarray:
   return np.tile(adjacency + np.eye(len(adjacency)), (window, window))
 
 
-class WindowGraphConv(nnx.Module):
-  """``ST_MSGCN`` (no residual): multi-scale aggregation over window graphs, 1x1 conv, BN, ReLU.
+class WindowGraphConv(MultiScaleGraphConv):
+  """``ST_MSGCN`` (no residual): ``MSGCN``'s multi-scale aggregation, 1x1 conv, BN and ReLU over window graphs.
 
   ``[B, T', w * V, Ci] -> [B, T', w * V, Co]``; buffer ``A [K, wV, wV]``, learned offset ``PA``.
   """
 
   def __init__(self, c_in: int, c_out: int, adjacency: np.ndarray, num_scales: int, window: int, *,
                rngs: nnx.Rngs):
-    scales = multiscale_adjacency(window_graph(adjacency, window), num_scales)
-    self.A = Adjacency(jnp.asarray(scales))
-    self.PA = nnx.Param(init_offset(rngs.params(), scales.shape))
-    self.conv = conv2d(num_scales * c_in, c_out, init='torch', rngs=rngs)
-    self.bn = layers.BatchNorm(c_out)
-
-  def __call__(self, x: jax.Array) -> jax.Array:
-    adjacency = self.A[...].astype(self.PA[...].dtype) + self.PA[...]
-    # The reference applies ReLU twice (MLP's, then the unit's act); once is the same function.
-    return jax.nn.relu(self.bn(self.conv(aggregate_scales(x, adjacency))))
+    super().__init__(num_scales, c_in, c_out, window_graph(adjacency, window), rngs=rngs)
 
 
 class G3DWindowPathway(nnx.Module):
