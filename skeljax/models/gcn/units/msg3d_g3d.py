@@ -52,7 +52,8 @@ def window_graph(adjacency: np.ndarray, window: int) -> np.ndarray:
 class WindowGraphConv(MultiScaleGraphConv):
   """``ST_MSGCN`` (no residual): ``MSGCN``'s multi-scale aggregation, 1x1 conv, BN and ReLU over window graphs.
 
-  ``[B, T', w * V, Ci] -> [B, T', w * V, Co]``; buffer ``A [K, wV, wV]``, learned offset ``PA``.
+  ``[B, T', w * V, Ci] -> [B, T', w * V, Co]``; buffer ``A [K, wV, wV]``, learned offset ``PA``. The reference
+  applies ReLU twice here (the MLP's, then the unit's activation); once is the same function.
   """
 
   def __init__(self, c_in: int, c_out: int, adjacency: np.ndarray, num_scales: int, window: int, *,
