@@ -228,14 +228,16 @@ def test_batchnorm_bfloat16_input_keeps_float32_statistics():
   np.testing.assert_allclose(bn.var[...], 0.9 + 0.1 * x32.var(0, ddof=1), rtol=1e-5)
 
 
-@pytest.mark.parametrize('kernel,stride,dilation', [((9, 1), 1, 1), ((9, 1), 2, 1), ((1, 1), 1, 1),
-                                                     ((1, 1), 2, 1), ((3, 1), 1, 3), ((3, 1), 2, 2),
-                                                     ((3, 1), 2, 3), ((5, 1), 2, 1), ((5, 1), 3, 1)])
-def test_time_conv_equals_nnx_conv_with_gradients(kernel, stride, dilation):
+@pytest.mark.parametrize('kernel,stride,dilation,frames', [
+    ((9, 1), 1, 1, 13), ((9, 1), 2, 1, 13), ((1, 1), 1, 1, 13), ((1, 1), 2, 1, 13), ((3, 1), 1, 3, 13),
+    ((3, 1), 2, 2, 13), ((3, 1), 2, 3, 13), ((5, 1), 2, 1, 13), ((5, 1), 3, 1, 13),
+    # sequences shorter than the kernel's span (the short-input path of temporal_conv1d)
+    ((9, 1), 1, 1, 8), ((9, 1), 1, 1, 3), ((9, 1), 2, 1, 8), ((9, 1), 2, 1, 4), ((3, 1), 1, 4, 6)])
+def test_time_conv_equals_nnx_conv_with_gradients(kernel, stride, dilation, frames):
   """``units.conv.TimeConv`` only lowers differently from ``nnx.Conv``: same outputs and gradients."""
   from skeljax.models.gcn.units import conv as gcn_units  # pylint: disable=import-outside-toplevel
   conv = gcn_units.conv2d(8, 16, kernel=kernel, stride=stride, dilation=dilation, rngs=nnx.Rngs(0))
-  x = jax.random.normal(jax.random.key(1), (2, 13, 5, 8))
+  x = jax.random.normal(jax.random.key(1), (2, frames, 5, 8))
   graphdef, state = nnx.split(conv)
 
   def loss(call):
@@ -246,5 +248,21 @@ def test_time_conv_equals_nnx_conv_with_gradients(kernel, stride, dilation):
   np.testing.assert_allclose(v1, v2, rtol=1e-5)
   for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):  # kernel, bias and input gradients
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
-  assert conv(x).shape == nnx.Conv.__call__(conv, x).shape == (2, -(-13 // stride), 5, 16)
+  assert conv(x).shape == nnx.Conv.__call__(conv, x).shape == (2, -(-frames // stride), 5, 16)
   assert conv(x.astype(jnp.bfloat16)).dtype == jnp.float32  # promotes like nnx.Conv (float32 params)
+
+
+@pytest.mark.parametrize('frames', [8, 4])
+def test_short_sequences_keep_the_direct_convolution_form(frames):
+  """A 9-tap conv over fewer frames: no convolution of the compiled gradients has its operands swapped.
+
+  XLA swaps the operands of a convolution whose input is shorter than the kernel (its HLO then reverses the
+  kernel, ``rhs_reversal``) and XLA:CPU runs that form ~25x slower (the last stage of a 32-frame clip).
+  """
+  from skeljax.models.gcn.units import conv as gcn_units  # pylint: disable=import-outside-toplevel
+  x = jax.random.normal(jax.random.key(1), (4, frames, 16))
+  kernel = jax.random.normal(jax.random.key(2), (9, 16, 16))
+  for stride in (1, 2):
+    grads = jax.jit(jax.grad(lambda x, k: gcn_units.temporal_conv1d(x, k, stride, (4, 4)).sum(), argnums=(0, 1)))
+    hlo = grads.lower(x, kernel).compile().as_text()
+    assert ' convolution(' in hlo and 'rhs_reversal' not in hlo, (stride, frames)
