@@ -128,7 +128,6 @@ def temporal_conv1d(x: jax.Array, kernel: jax.Array, stride: int, padding: tuple
   return y
 
 
-
 def _conv1d_unstrided(x: jax.Array, kernel: jax.Array, padding: tuple[int, int], dilation: int) -> jax.Array:
   """``[N, T, Ci] -> [N, T', Co]``, stride 1, with a sequence shorter than the kernel's span padded beforehand.
 
