@@ -23,7 +23,8 @@ from skeljax.models.gcn.backbone import DataBN, GCNBlock, stage_specs
 from skeljax.models.gcn.head import GCNHead
 from skeljax.models.gcn.recognizer import GCNRecognizer, build_graph
 from skeljax.models.gcn.units.dg_gcn import DGGraphConv
-from skeljax.models.gcn.units.dg_tcn import DEFAULT_MS_CFG, ConvBranch, DGTemporalConv, MaxBranch
+from skeljax.models.gcn.units.dg_tcn import ConvBranch, DGTemporalConv, MaxBranch
+from skeljax.models.gcn.units.ms_tcn import DEFAULT_MS_CFG
 from skeljax.models.gcn.units.temporal_conv import TemporalConv
 
 # PySKL's NTU60 X-Sub 3D config (configs/dgstgcn/ntu60_xsub_3dkp/j.py).

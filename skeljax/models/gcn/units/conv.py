@@ -144,7 +144,7 @@ def _conv1d_unstrided(x: jax.Array, kernel: jax.Array, padding: tuple[int, int],
   if not isinstance(t_out, int) or min(x.shape[1], t_out) >= span:  # symbolic lengths (jax.export) as they are
     return conv(x, kernel, padding=(padding,))
   # The input gradient convolves the output's gradient with the kernel: that sequence is made long enough too.
-  extra = span - t_out if t_out < span else 0
+  extra = max(0, span - t_out)
   x = jax.lax.optimization_barrier(jnp.pad(x, ((0, 0), (padding[0], padding[1] + extra), (0, 0))))
   y = conv(x, kernel, padding='VALID')
   return jax.lax.optimization_barrier(y)[:, :t_out] if extra else y
