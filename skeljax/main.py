@@ -45,7 +45,8 @@ def main(argv) -> int:
   if cfg.get('deterministic'):
     _set_deterministic_flags()
   # pylint: disable-next=g-import-not-at-top  (after XLA flags are set)
-  from skeljax import checkpointing, finite_guard, sharding, train
+  from skeljax import checkpointing, finite_guard, runtime, sharding, train
+  runtime.run_cpu_steps_inline()  # before the backends exist (skeljax/runtime.py says why)
   sharding.maybe_initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   workdir = _WORKDIR.value
   try:
