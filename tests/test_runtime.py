@@ -1,0 +1,59 @@
+"""skeljax.runtime: a CPU step's temporary buffer reuses the previous run's pages instead of faulting in new ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+# Runs a jitted function whose temporary buffers (two [2048, 8192] float32 intermediates, 64 MB each: beyond
+# what a worker thread's glibc arena holds) are allocated anew on every run, and prints the page faults of
+# every run. The heap settles in the first few runs, and now and then a small block lands in the freed
+# buffer, which the next run then maps anew: the median of the last seven runs is compared. The settings
+# must be made in a fresh process: the dispatch flag acts only before the backends exist.
+_PROBE = """
+import json, resource, sys
+sys.path.insert(0, {root!r})
+from skeljax import runtime
+if {tuned}:
+  runtime.run_cpu_steps_inline()
+import jax, jax.numpy as jnp
+def step(x, w):
+  return jnp.sin(x) @ w + jnp.cos(x)[::-1] @ w
+x, w = jnp.ones((2048, 8192)), jnp.ones((8192, 8))
+compiled = jax.jit(step).lower(x, w).compile()
+if {tuned}:
+  runtime.release_free_memory()
+temp = compiled.memory_analysis().temp_size_in_bytes
+faults = []
+for _ in range(10):
+  before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+  jax.block_until_ready(compiled(x, w))
+  faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(json.dumps(dict(temp_pages=temp // 4096, faults=faults, retained=runtime.retain_freed_memory())))
+"""
+
+
+def _probe(tuned: bool) -> dict:
+  out = subprocess.run([sys.executable, '-c', _PROBE.format(root=str(ROOT), tuned=tuned)], check=True,
+                       capture_output=True, text=True, env=dict(os.environ, JAX_PLATFORMS='cpu', JAX_NUM_CPU_DEVICES='1'))
+  return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='glibc heap options')
+def test_step_buffers_reuse_their_pages_with_inline_dispatch_and_a_retaining_heap():
+  default, tuned = _probe(False), _probe(True)
+  pages = default['temp_pages']
+  assert pages >= 2 * 16384, default  # the probe has the large temporaries it is meant to have
+  # By default every run maps its temporaries afresh and faults in each page again ...
+  assert statistics.median(default['faults'][-7:]) > pages // 2, default
+  # ... with the two settings the pages of the previous run are reused: almost no faults.
+  assert tuned['retained'], tuned
+  assert statistics.median(tuned['faults'][-7:]) < pages // 20, tuned
