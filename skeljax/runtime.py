@@ -40,8 +40,10 @@ def run_cpu_steps_inline() -> None:
   """Runs single-device XLA:CPU computations on the calling thread (no asynchronous dispatch).
 
   Takes effect only before JAX creates its backends (call it at the start of a command). Multi-device
-  computations stay asynchronous, and accelerators are not affected. A training loop loses nothing by it:
-  the host pipeline prepares the next batch in its own workers, and the loop reads each step's metrics anyway.
+  computations stay asynchronous, and accelerators are not affected. What a CPU training loop gives up is
+  overlapping the host pipeline's next batch with the step, which on two cores competed for them anyway and
+  is small beside it (a GCN batch's transforms take milliseconds, its step seconds; ``worker_count`` moves
+  the pipeline into its own processes).
   """
   import jax  # pylint: disable=g-import-not-at-top
   jax.config.update('jax_cpu_enable_async_dispatch', False)
@@ -50,8 +52,8 @@ def run_cpu_steps_inline() -> None:
 @functools.cache
 def retain_freed_memory() -> bool:
   """On the CPU backend with glibc: no ``mmap`` for the main heap's blocks, and up to 2 GB of freed memory kept
-  at its top (not trimmed, and grown in 2 GB steps), so that each run's temporary buffer reuses the pages of
-  the previous run's. Returns whether the options were set; a no-op elsewhere (accelerators keep their
+  at its top (not trimmed, and grown in 2 GB steps of address space, whose pages are only mapped when used),
+  so that each run's temporary buffer reuses the pages of the previous run's. Returns whether the options were set; a no-op elsewhere (accelerators keep their
   buffers on the device).
   """
   import jax  # pylint: disable=g-import-not-at-top
