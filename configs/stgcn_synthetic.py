@@ -6,7 +6,7 @@ r"""ST-GCN (MMAction2 1.x recipe, shortened) on the embedded synthetic_skeleton 
       --mode=eval --out=$WD/result.pkl
 
 Expected: validation top-1 >= 90% (13 actions, 208 val clips; measured 93-94% at epochs 4-8) after
-NUM_EPOCHS epochs, about 4 minutes on two CPU cores. Variant ``:smoke`` trains a handful of steps only (CI).
+NUM_EPOCHS epochs, about 3 minutes on two CPU cores. Variant ``:smoke`` trains a handful of steps only (CI).
 Same model, optimiser (SGD, momentum 0.9, nesterov, wd 5e-4, per-iteration cosine) and pipeline ops as
 configs/stgcn_ntu60.py, with shorter clips (CLIP_LEN frames instead of 100), batch 16 instead of 128 and no
 dataset repeat, so it fits a laptop. The learning rate follows the smaller batch: the recipe's 0.1 is for 128
