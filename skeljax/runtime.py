@@ -10,7 +10,7 @@ per-tensor blocks stay in the heap and are reused). Two settings keep the block 
   thread, whose heap is glibc's main arena; dispatched asynchronously they ran on a worker thread, whose
   arena cannot hold a block beyond 64 MB and maps every one freshly whatever the options say;
 - ``retain_freed_memory`` (once the backend is known to be the CPU): the main arena grows by ``brk`` only and
-  keeps up to 2 GB of freed memory at its top, so the next run's buffer reuses the same, already-mapped pages.
+  no longer trims the freed memory at its top, so the next run's buffer reuses the same, already-mapped pages.
 
 Measured side by side in BENCHMARKS.md; PyTorch's allocator does the same through the heap's reuse.
 """
@@ -21,9 +21,8 @@ import ctypes
 import ctypes.util
 import functools
 
-# glibc mallopt parameters (malloc.h) and the largest value its int argument takes.
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4
-_INT_MAX = 2**31 - 1
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 
 
 @functools.cache
@@ -51,17 +50,17 @@ def run_cpu_steps_inline() -> None:
 
 @functools.cache
 def retain_freed_memory() -> bool:
-  """On the CPU backend with glibc: no ``mmap`` for the main heap's blocks, and up to 2 GB of freed memory kept
-  at its top (not trimmed, and grown in 2 GB steps of address space, whose pages are only mapped when used),
-  so that each run's temporary buffer reuses the pages of the previous run's. Returns whether the options were set; a no-op elsewhere (accelerators keep their
-  buffers on the device).
+  """On the CPU backend with glibc: no ``mmap`` for the main heap's blocks and no automatic trimming of its top,
+  so that each run's temporary buffer reuses the pages of the previous run's (what was freed stays mapped until
+  the next ``release_free_memory``). Returns whether the options were set; a no-op elsewhere (accelerators
+  keep their buffers on the device).
   """
   import jax  # pylint: disable=g-import-not-at-top
   libc = _libc()
   if libc is None or jax.default_backend() != 'cpu':
     return False
-  return all(libc.mallopt(param, value) == 1 for param, value in
-             ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _INT_MAX), (_M_TOP_PAD, _INT_MAX)))
+  # A trim threshold of -1 turns automatic trimming off (mallopt(3)); explicit malloc_trim still works.
+  return all(libc.mallopt(param, value) == 1 for param, value in ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, -1)))
 
 
 def release_free_memory() -> None:
