@@ -42,8 +42,9 @@ print(json.dumps(dict(temp_pages=temp // 4096, faults=faults, retained=runtime.r
 
 
 def _probe(tuned: bool) -> dict:
+  env = dict(os.environ, JAX_PLATFORMS='cpu', JAX_NUM_CPU_DEVICES='1')
   out = subprocess.run([sys.executable, '-c', _PROBE.format(root=str(ROOT), tuned=tuned)], check=True,
-                       capture_output=True, text=True, env=dict(os.environ, JAX_PLATFORMS='cpu', JAX_NUM_CPU_DEVICES='1'))
+                       capture_output=True, text=True, env=env)
   return json.loads(out.stdout.strip().splitlines()[-1])
 
 
