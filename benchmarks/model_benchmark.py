@@ -18,7 +18,8 @@ Clips/s come from the median time of one step (each step waited for), over ``--s
 FLOPs are XLA's cost analysis of the compiled step; model FLOPs utilisation (MFU) is printed when the
 device's dense peak is known (GPUs below); CPUs get none. Memory: the accelerator's peak bytes in use when
 it reports them, else XLA's buffer plan of the compiled step (arguments + outputs + temporaries) and the
-process's peak RSS.
+process's peak RSS. ``--with_cp`` turns on the models' activation recomputation (``with_cp``: less memory, more
+compute; skeljax/models/recompute.py).
 """
 
 from __future__ import annotations
@@ -151,17 +152,28 @@ def _throughput(result: dict, prefix: str, fn, steps: int, warmup: int, batch_si
   result[f'{prefix}_clips_per_s_mean'] = batch_size * len(times) / float(np.sum(times))
 
 
-def benchmark_model(name: str, batch_size: int, steps: int, warmup: int, dtype: str) -> dict:
+def enable_recompute(model_cfg) -> None:
+  """Sets ``with_cp`` in a ``cfg.model`` block (the backbone's for PoseC3D); a model without it is an error."""
+  target = model_cfg.backbone if 'backbone' in model_cfg else model_cfg
+  if 'with_cp' not in target:
+    raise ValueError(f'model {model_cfg.name!r} has no with_cp option')
+  target.with_cp = True
+
+
+def benchmark_model(name: str, batch_size: int, steps: int, warmup: int, dtype: str,
+                    with_cp: bool = False) -> dict:
   """Train-step and inference throughput of one zoo model at its reference input shape."""
   from skeljax import runtime, sharding, train  # pylint: disable=g-import-not-at-top
   module, variant, clip_shape = MODELS[name]
   cfg = importlib.import_module(module).get_config(variant)
   cfg.compute_dtype = dtype
+  if with_cp:
+    enable_recompute(cfg.model)
   mesh = sharding.make_mesh()
   rng = np.random.default_rng(0)
   batch = sharding.shard_batch(random_batch(cfg, batch_size, rng, clip_shape), mesh)
   result = {'model': name, 'config': f'{module.split(".")[1]}.py:{variant}', 'batch_size': batch_size,
-            'compute_dtype': dtype}
+            'compute_dtype': dtype, 'with_cp': with_cp}
 
   step_cfg = train.make_step_config(cfg, steps_per_epoch=1000)
   state = train.create_train_state(cfg.model, step_cfg.tx, cfg.seed, mesh)
@@ -208,6 +220,7 @@ def main(argv=None) -> int:
   parser.add_argument('--steps', type=int, default=10, help='timed steps per measurement')
   parser.add_argument('--warmup', type=int, default=2, help='untimed steps after compilation')
   parser.add_argument('--dtype', default='float32', choices=('float32', 'bfloat16'))
+  parser.add_argument('--with_cp', action='store_true', help="recompute activations in the backward pass")
   parser.add_argument('--json', default=None, help='also write the results to this JSON file')
   args = parser.parse_args(argv)
   names = [n.strip() for n in args.models.split(',') if n.strip()]
@@ -222,7 +235,7 @@ def main(argv=None) -> int:
   print(f'# {header["date"]}  {header["device"]}  jax {header["jax"]}')
   rows = []
   for name in names:
-    row = benchmark_model(name, args.batch_size, args.steps, args.warmup, args.dtype)
+    row = benchmark_model(name, args.batch_size, args.steps, args.warmup, args.dtype, args.with_cp)
     rows.append(row)
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}))
   header['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

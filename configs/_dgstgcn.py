@@ -27,7 +27,7 @@ def dgstgcn_model(*, num_classes: int, layout: str, num_person: int) -> ml_colle
   return ml_collections.ConfigDict(dict(
       name='dgstgcn', num_classes=num_classes, in_channels=3, num_person=num_person, edition='pyskl',
       graph_cfg=dict(layout=layout, mode='random', num_filter=8, init_off=0.04, init_std=0.02),
-      gcn_ratio=0.125, gcn_ctr='T', gcn_ada='T', tcn_ms_cfg=MS_CFG))
+      gcn_ratio=0.125, gcn_ctr='T', gcn_ada='T', tcn_ms_cfg=MS_CFG, with_cp=False))
 
 
 def pyskl_pipelines(*, feat: str, clip_len: int = 100, test_num_clips: int = 10) -> tuple[list, list, list]:

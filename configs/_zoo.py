@@ -144,9 +144,16 @@ def gcn_pipelines_0x(*, normalize_2d: bool, bone: bool = False, clip_len: int | 
   return ops, list(ops), list(ops)
 
 
+# GCN families whose backbone recomputes block activations on request (MS-G3D's stages are not blocks).
+WITH_CP_FAMILIES = ('stgcn', 'stgcnpp', 'agcn', 'aagcn', 'ctrgcn', 'dgstgcn')
+
+
 def gcn_model(name: str, *, num_classes: int, layout: str, strategy: str, edition: str = '1.x',
               num_person: int = 2, **kwargs) -> ml_collections.ConfigDict:
-  """A GCN ``cfg.model`` block (``skeljax.models.create_model``)."""
+  """A GCN ``cfg.model`` block (``skeljax.models.create_model``); ``with_cp`` (off) where the family has it, so
+  that ``--config.model.with_cp=True`` turns on activation recomputation."""
+  if name in WITH_CP_FAMILIES:
+    kwargs.setdefault('with_cp', False)
   return ml_collections.ConfigDict(dict(name=name, num_classes=num_classes, in_channels=3,
                                         graph_cfg=dict(layout=layout, strategy=strategy), edition=edition,
                                         num_person=num_person, **kwargs))
@@ -213,7 +220,8 @@ def posec3d_model(num_classes: int, *, stage_blocks=(4, 6, 3)) -> ml_collections
   """PoseC3D ``cfg.model``: ResNet3dSlowOnly (MMAction2 argument names) + I3DHead (dropout 0.5)."""
   backbone = dict(depth=50, in_channels=17, base_channels=32, num_stages=3, out_indices=(2,),
                   stage_blocks=tuple(stage_blocks), conv1_stride_s=1, pool1_stride_s=1, inflate=(0, 1, 1),
-                  spatial_strides=(2, 2, 2), temporal_strides=(1, 1, 2), dilations=(1, 1, 1))
+                  spatial_strides=(2, 2, 2), temporal_strides=(1, 1, 2), dilations=(1, 1, 1),
+                  with_cp=False)
   return ml_collections.ConfigDict(dict(name='posec3d', num_classes=num_classes, backbone=backbone,
                                         dropout=0.5))
 

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from skeljax.models import layers
+from skeljax.models.recompute import call_recomputed
 from skeljax.models.volume_conv import VolumeConv
 from skeljax.models.volume_pool import spatial_max_pool
 
@@ -105,6 +106,8 @@ class ResNet3dSlowOnly(nnx.Module):
   """SlowOnly ResNet3d. Defaults are the PoseC3D keypoint/limb configs (not ResNet3d's RGB defaults).
 
   ``pretrained`` exists so that MMAction2 backbone dicts (which say ``pretrained=None``) can be used as is.
+  ``with_cp`` (as MMAction2's): each Bottleneck3d's backward pass recomputes its forward pass instead of keeping
+  its activations (``recompute.call_recomputed``): less memory, more compute.
 
   Attributes ``conv1`` (stem), ``layer1..layerN`` (``nnx.List`` of Bottleneck3d) match MMAction2's names.
   ``dtype`` forces a compute dtype (e.g. ``jnp.bfloat16``); ``None`` computes in the promoted dtype of the
@@ -119,7 +122,7 @@ class ResNet3dSlowOnly(nnx.Module):
                with_pool2: bool = False, inflate: Sequence[int] | int = (0, 1, 1),
                inflate_style: str = '3x1x1', spatial_strides: Sequence[int] = (2, 2, 2),
                temporal_strides: Sequence[int] = (1, 1, 2), dilations: Sequence[int] = (1, 1, 1),
-               style: str = 'pytorch', zero_init_residual: bool = True, dtype=None,
+               style: str = 'pytorch', zero_init_residual: bool = True, with_cp: bool = False, dtype=None,
                rngs: nnx.Rngs):
     if pretrained is not None:
       raise ValueError(f'pretrained={pretrained!r}: skeljax does not download weights; convert them with '
@@ -141,6 +144,7 @@ class ResNet3dSlowOnly(nnx.Module):
     inflations = _per_stage(inflate, num_stages, 'inflate')
     dtype = None if dtype is None else jnp.dtype(dtype)
     self.dtype = dtype
+    self.with_cp = with_cp
     self.num_stages = num_stages
     self.with_pool1, self.with_pool2 = with_pool1, with_pool2
     self.pool1_stride = (pool1_stride_t, pool1_stride_s, pool1_stride_s)
@@ -182,7 +186,7 @@ class ResNet3dSlowOnly(nnx.Module):
     outs = []
     for i in range(self.num_stages):
       for block in getattr(self, f'layer{i + 1}'):
-        x = block(x)
+        x = call_recomputed(block, x) if self.with_cp else block(x)
       if i == 0 and self.with_pool2:
         x = nnx.max_pool(x, window_shape=(2, 1, 1), strides=(2, 1, 1), padding='VALID')
       if i in self.out_indices:

@@ -26,7 +26,7 @@ class AAGCNRecognizer(GCNRecognizer):
   def __init__(self, *, num_classes: int, in_channels: int = 3, graph_cfg: Mapping | None = None,
                num_person: int = 2, data_bn_type: str | None = 'MVC', attention: bool = False,
                tcn_dropout: float = 0.0, head_dropout: float = 0.0, head: str = 'gcn', edition: str = '1.x',
-               rngs: nnx.Rngs):
+               with_cp: bool = False, rngs: nnx.Rngs):
     if check_edition(edition) != '1.x':
       raise ValueError(f"'aagcn' is the MMAction2 1.x unit (edition '1.x'); for 0.x use 'agcn', got {edition!r}")
     self.edition = edition
@@ -37,6 +37,6 @@ class AAGCNRecognizer(GCNRecognizer):
 
     self.backbone = GCNBackbone(adjacency, gcn_unit, in_channels=in_channels, num_person=num_person,
                                 data_bn_type=data_bn_type, tcn_dropout=tcn_dropout, conv_init='kaiming',
-                                rngs=rngs)
+                                with_cp=with_cp, rngs=rngs)
     self.cls_head = GCNHead(self.backbone.out_channels, num_classes, dropout=head_dropout, head_type=head,
                             rngs=rngs)

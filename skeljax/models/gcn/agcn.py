@@ -28,7 +28,8 @@ class AGCNRecognizer(GCNRecognizer):
 
   def __init__(self, *, num_classes: int, in_channels: int = 3, graph_cfg: Mapping | None = None,
                num_person: int = 2, data_bn_type: str | None = 'VC', tcn_dropout: float = 0.0,
-               head_dropout: float = 0.0, head: str = 'stgcn0x', edition: str = '0.x', rngs: nnx.Rngs):
+               head_dropout: float = 0.0, head: str = 'stgcn0x', edition: str = '0.x',
+               with_cp: bool = False, rngs: nnx.Rngs):
     if edition != '0.x':
       raise ValueError(f"'agcn' is the MMAction2 0.x unit (edition '0.x'); for 1.x use 'aagcn', got {edition!r}")
     self.edition = edition
@@ -39,6 +40,6 @@ class AGCNRecognizer(GCNRecognizer):
 
     self.backbone = GCNBackbone(adjacency, gcn_unit, in_channels=in_channels, num_person=num_person,
                                 data_bn_type=data_bn_type, tcn_dropout=tcn_dropout, conv_init='torch',
-                                rngs=rngs)
+                                with_cp=with_cp, rngs=rngs)
     self.cls_head = GCNHead(self.backbone.out_channels, num_classes, dropout=head_dropout, head_type=head,
                             rngs=rngs)

@@ -14,6 +14,7 @@ import numpy as np
 from flax import nnx
 
 from skeljax.models import layers
+from skeljax.models.recompute import call_recomputed
 from skeljax.models.gcn.units.conv import Adjacency, check_adjacency
 from skeljax.models.gcn.units.temporal_conv import TemporalConv
 
@@ -89,13 +90,16 @@ class GCNBackbone(nnx.Module):
 
   ``gcn_unit_fn`` builds each block's graph unit; ``conv_init`` ('kaiming' or 'torch') initialises the
   temporal and residual convs. ``tcn_dropout`` applies to every block but the first, as in MMAction2.
+  ``with_cp`` (MMAction2 ResNet3d's name): each block's backward pass recomputes its forward pass instead of
+  keeping its activations (``recompute.call_recomputed``): less memory, more compute.
   """
 
   def __init__(self, adjacency: np.ndarray, gcn_unit_fn: GcnUnitFn, *, in_channels: int = 3,
                num_person: int = 2, data_bn_type: str | None = 'VC', tcn_dropout: float = 0.0,
-               conv_init: str = 'kaiming', base_channels: int = 64, rngs: nnx.Rngs):
+               conv_init: str = 'kaiming', base_channels: int = 64, with_cp: bool = False, rngs: nnx.Rngs):
     adjacency = check_adjacency(adjacency)
     num_node = adjacency.shape[-1]
+    self.with_cp = with_cp
     self.num_node = num_node
     self.in_channels = in_channels
     # The configured graph, kept so a checkpoint's graph buffers can be verified against it.
@@ -120,5 +124,5 @@ class GCNBackbone(nnx.Module):
                        f'input has V={x.shape[3]}, C={x.shape[4]}')
     x = self.data_bn(x)
     for block in self.blocks:
-      x = block(x)
+      x = call_recomputed(block, x) if self.with_cp else block(x)
     return x

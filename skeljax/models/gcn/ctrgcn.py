@@ -25,14 +25,16 @@ class CTRGCNRecognizer(GCNRecognizer):
   """CTR-GCN recognizer: ``x [N, clips, M, T, V, C] -> [N, clips, num_classes]``.
 
   ``base_channels``, ``num_stages``, ``inflate_stages``, ``down_stages``, ``num_person`` and the block
-  arguments ``kernel_size``, ``dilations``, ``tcn_dropout`` are the reference ``CTRGCN``'s.
+  arguments ``kernel_size``, ``dilations``, ``tcn_dropout`` are the reference ``CTRGCN``'s. ``with_cp``: recompute
+  each block's activations in the backward pass (``GCNBackbone``).
   """
 
   def __init__(self, *, num_classes: int, in_channels: int = 3, graph_cfg: Mapping | None = None,
                num_person: int = 2, base_channels: int = 64, num_stages: int = 10,
                inflate_stages: Sequence[int] = (5, 8), down_stages: Sequence[int] = (5, 8),
                kernel_size: int | Sequence[int] = 5, dilations: Sequence[int] = (1, 2), tcn_dropout: float = 0.0,
-               head_dropout: float = 0.0, edition: str = '1.x', rngs: nnx.Rngs):
+               head_dropout: float = 0.0, edition: str = '1.x', with_cp: bool = False,
+               rngs: nnx.Rngs):
     if check_edition(edition) != '1.x':
       raise ValueError(f"CTR-GCN exists in MMAction2 1.x (projects/ctrgcn) and PySKL only: edition '1.x', "
                        f'got {edition!r}')
@@ -49,5 +51,6 @@ class CTRGCNRecognizer(GCNRecognizer):
     self.backbone = GCNBackboneWithTCN(adjacency, gcn_unit, tcn_unit, in_channels=in_channels,
                                        num_person=num_person, data_bn_type='MVC', tcn_dropout=tcn_dropout,
                                        base_channels=base_channels, num_stages=num_stages,
-                                       inflate_stages=inflate_stages, down_stages=down_stages, rngs=rngs)
+                                       inflate_stages=inflate_stages, down_stages=down_stages, with_cp=with_cp,
+                                       rngs=rngs)
     self.cls_head = GCNHead(self.backbone.out_channels, num_classes, dropout=head_dropout, rngs=rngs)

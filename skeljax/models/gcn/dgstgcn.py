@@ -26,6 +26,7 @@ from skeljax.models.gcn.units.dg_gcn import DGGraphConv
 from skeljax.models.gcn.units.dg_tcn import ConvBranch, DGTemporalConv, MaxBranch
 from skeljax.models.gcn.units.ms_tcn import DEFAULT_MS_CFG
 from skeljax.models.gcn.units.temporal_conv import TemporalConv
+from skeljax.models.recompute import call_recomputed
 
 # PySKL's NTU60 X-Sub 3D config (configs/dgstgcn/ntu60_xsub_3dkp/j.py).
 DEFAULT_GRAPH = {'layout': 'nturgb+d', 'mode': 'random', 'num_filter': 8, 'init_off': 0.04, 'init_std': 0.02}
@@ -53,6 +54,7 @@ class DGSTGCNBackbone(nnx.Module):
   ``num_stages`` blocks; a block in ``inflate_stages`` doubles the channels, one in ``down_stages`` halves time
   (PySKL's arguments; ``ch_ratio`` 2). Not ``stgcn.GCNBackboneWithTCN``: PySKL leaves the residual convs at
   PyTorch's default init (MMAction2's STGCN Kaiming-inits them), and there is no fixed graph to keep.
+  ``with_cp``: each block's backward pass recomputes its activations (``recompute.call_recomputed``).
   """
 
   def __init__(self, adjacency: jax.Array, *, in_channels: int = 3, base_channels: int = 64,
@@ -60,8 +62,9 @@ class DGSTGCNBackbone(nnx.Module):
                num_person: int = 2, data_bn_type: str | None = 'VC', gcn_ratio: float | None = 0.125,
                gcn_ctr: str | None = 'T', gcn_ada: str | None = 'T', gcn_subset_wise: bool = False,
                tcn_ms_cfg: Sequence = DEFAULT_MS_CFG, tcn_num_joints: int = 25, tcn_dropout: float = 0.0,
-               rngs: nnx.Rngs):
+               with_cp: bool = False, rngs: nnx.Rngs):
     self.num_node, self.in_channels = adjacency.shape[-1], in_channels
+    self.with_cp = with_cp
     self.data_bn = DataBN(data_bn_type, num_person, self.num_node, in_channels)
     blocks = []
     specs = stage_specs(in_channels, base_channels, num_stages, tuple(inflate_stages), tuple(down_stages))
@@ -83,7 +86,7 @@ class DGSTGCNBackbone(nnx.Module):
                        f'got shape {x.shape}')
     x = self.data_bn(x)
     for block in self.blocks:
-      x = block(x)
+      x = call_recomputed(block, x) if self.with_cp else block(x)
     return x
 
 
@@ -91,7 +94,8 @@ class DGSTGCNRecognizer(GCNRecognizer):
   """DG-STGCN recognizer: ``x [N, clips, M, T, V, C] -> [N, clips, num_classes]``.
 
   Arguments are PySKL's ``DGSTGCN`` ones (``gcn_ratio``, ``gcn_ctr``, ``gcn_ada``, ``tcn_ms_cfg``, ...);
-  ``edition`` ('pyskl' or '1.x') only names the checkpoint layout a converted model came from.
+  ``edition`` ('pyskl' or '1.x') only names the checkpoint layout a converted model came from; ``with_cp`` as in
+  ``DGSTGCNBackbone``.
   """
 
   def __init__(self, *, num_classes: int, in_channels: int = 3, graph_cfg: Mapping | None = None,
@@ -99,7 +103,8 @@ class DGSTGCNRecognizer(GCNRecognizer):
                down_stages: Sequence[int] = (5, 8), num_person: int = 2, data_bn_type: str | None = 'VC',
                gcn_ratio: float | None = 0.125, gcn_ctr: str | None = 'T', gcn_ada: str | None = 'T',
                gcn_subset_wise: bool = False, tcn_ms_cfg: Sequence = DEFAULT_MS_CFG, tcn_num_joints: int = 25,
-               tcn_dropout: float = 0.0, head_dropout: float = 0.0, edition: str = 'pyskl', rngs: nnx.Rngs):
+               tcn_dropout: float = 0.0, head_dropout: float = 0.0, edition: str = 'pyskl', with_cp: bool = False,
+               rngs: nnx.Rngs):
     self.edition = check_edition(edition)
     adjacency = initial_graph(graph_cfg, rngs.params())
     self.backbone = DGSTGCNBackbone(
@@ -107,7 +112,7 @@ class DGSTGCNRecognizer(GCNRecognizer):
         inflate_stages=inflate_stages, down_stages=down_stages, num_person=num_person,
         data_bn_type=data_bn_type, gcn_ratio=gcn_ratio, gcn_ctr=gcn_ctr, gcn_ada=gcn_ada,
         gcn_subset_wise=gcn_subset_wise, tcn_ms_cfg=tcn_ms_cfg, tcn_num_joints=tcn_num_joints,
-        tcn_dropout=tcn_dropout, rngs=rngs)
+        tcn_dropout=tcn_dropout, with_cp=with_cp, rngs=rngs)
     self.cls_head = GCNHead(self.backbone.out_channels, num_classes, dropout=head_dropout, rngs=rngs)
 
 

@@ -45,15 +45,16 @@ class GCNBackboneWithTCN(GCNBackbone):
   /2 at those stages); ``tcn_unit_fn(c_in, c_out, stride, dropout, rngs)`` builds each block's temporal unit
   (``tcn_dropout`` for every block but the first, as in MMAction2), and the residual of a block whose shape
   changes stays a strided 1x1 conv + BN, Kaiming-initialised (``unit_tcn(kernel_size=1)``). Built in the
-  same order as ``GCNBackbone``, so with ``unit_tcn`` it draws the same initial values.
+  same order as ``GCNBackbone``, so with ``unit_tcn`` it draws the same initial values. ``with_cp`` as there.
   """
 
   def __init__(self, adjacency: np.ndarray, gcn_unit_fn, tcn_unit_fn: TcnUnitFn, *, in_channels: int = 3,
                num_person: int = 2, data_bn_type: str | None = 'VC', tcn_dropout: float = 0.0,
                base_channels: int = 64, num_stages: int = 10, inflate_stages: Sequence[int] = (5, 8),
-               down_stages: Sequence[int] = (5, 8), rngs: nnx.Rngs):
+               down_stages: Sequence[int] = (5, 8), with_cp: bool = False, rngs: nnx.Rngs):
     adjacency = check_adjacency(adjacency)
     self.num_node = adjacency.shape[-1]
+    self.with_cp = with_cp
     self.in_channels = in_channels
     # The configured graph, kept so a checkpoint's graph buffers can be verified against it.
     self.A = Adjacency(jnp.asarray(adjacency))
@@ -88,6 +89,7 @@ class STGCNRecognizer(GCNRecognizer):
   ``gcn_adaptive``, ``gcn_conv_pos``, ``gcn_with_res``, ``tcn_type``, ``tcn_ms_cfg``, ``tcn_dropout``,
   ``base_channels``, ``num_stages``, ``inflate_stages`` and ``down_stages`` are MMAction2 ``STGCN``'s
   arguments (channel ratio 2). ``edge_importance=False`` is the 0.x spelling of ``gcn_adaptive=None``.
+  ``with_cp``: recompute each block's activations in the backward pass (less memory, more compute).
   """
 
   def __init__(self, *, num_classes: int, in_channels: int = 3, graph_cfg: Mapping | None = None,
@@ -96,7 +98,7 @@ class STGCNRecognizer(GCNRecognizer):
                tcn_type: str = 'unit_tcn', tcn_ms_cfg: Sequence | None = None, tcn_dropout: float = 0.0,
                base_channels: int = 64, num_stages: int = 10, inflate_stages: Sequence[int] = (5, 8),
                down_stages: Sequence[int] = (5, 8), head_dropout: float = 0.0, head: str | None = None,
-               edition: str = '1.x', rngs: nnx.Rngs):
+               edition: str = '1.x', with_cp: bool = False, rngs: nnx.Rngs):
     self.edition = check_edition(edition)
     if not edge_importance:
       if gcn_adaptive not in ('importance', None):
@@ -126,7 +128,8 @@ class STGCNRecognizer(GCNRecognizer):
     self.backbone = GCNBackboneWithTCN(adjacency, gcn_unit, tcn_unit, in_channels=in_channels,
                                        num_person=num_person, data_bn_type=data_bn_type, tcn_dropout=tcn_dropout,
                                        base_channels=base_channels, num_stages=num_stages,
-                                       inflate_stages=inflate_stages, down_stages=down_stages, rngs=rngs)
+                                       inflate_stages=inflate_stages, down_stages=down_stages, with_cp=with_cp,
+                                       rngs=rngs)
     head = head or ('stgcn0x' if edition == '0.x' else 'gcn')
     self.cls_head = GCNHead(self.backbone.out_channels, num_classes, dropout=head_dropout, head_type=head,
                             rngs=rngs)

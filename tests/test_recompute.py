@@ -1,0 +1,94 @@
+"""``with_cp``: a train step that recomputes block activations in the backward pass gives the same new state
+(parameters, BatchNorm statistics, dropout masks) and plans less temporary memory than the plain step."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+from benchmarks import model_benchmark
+from skeljax import models, sharding, train
+from test_train import TINY_POSEC3D, toy_config
+
+CASES = {
+    # Dropout on: the recomputation must draw the masks the forward pass drew, or the gradients differ.
+    'aagcn': (dict(name='aagcn', num_classes=5, tcn_dropout=0.5), (2, 1, 2, 32, 25, 3)),
+    # Six bottlenecks at the stem's resolution, so that their activations, not the stem's, set the plan.
+    'posec3d': (dict(name='posec3d', num_classes=5,
+                     backbone=dict(TINY_POSEC3D, stage_blocks=(6,), spatial_strides=(1,), temporal_strides=(1,),
+                                   base_channels=16, with_pool1=False)),
+                (2, 1, 8, 16, 16, 17)),
+}
+
+
+def _with_cp(model_cfg: dict) -> dict:
+  model_cfg = dict(model_cfg)
+  if 'backbone' in model_cfg:
+    model_cfg['backbone'] = dict(model_cfg['backbone'], with_cp=True)
+  else:
+    model_cfg['with_cp'] = True
+  return model_cfg
+
+
+def _one_step(model_cfg: dict, shape: tuple):
+  mesh = sharding.make_mesh()
+  rng = np.random.default_rng(0)
+  batch = sharding.shard_batch({'inputs': rng.normal(size=shape).astype(np.float32),
+                                'label': np.arange(shape[0], dtype=np.int32)}, mesh)
+  cfg = toy_config(model=model_cfg, global_batch_size=shape[0])
+  step_cfg = train.make_step_config(cfg, steps_per_epoch=1)
+  state = train.create_train_state(cfg.model, step_cfg.tx, 0, mesh)
+  compiled = jax.jit(functools.partial(train.train_step, cfg=step_cfg)).lower(state, batch).compile()
+  new_state, metrics = compiled(state, batch)
+  return compiled.memory_analysis().temp_size_in_bytes, new_state, metrics
+
+
+@pytest.mark.parametrize('name', list(CASES))
+def test_with_cp_step_gives_the_same_state_with_less_temporary_memory(name):
+  model_cfg, shape = CASES[name]
+  plain_temp, plain, plain_metrics = _one_step(model_cfg, shape)
+  cp_temp, recomputed, cp_metrics = _one_step(_with_cp(model_cfg), shape)
+  assert float(cp_metrics['loss']) == pytest.approx(float(plain_metrics['loss']), rel=1e-6)
+  assert float(cp_metrics['grad_norm']) == pytest.approx(float(plain_metrics['grad_norm']), rel=1e-5)
+  # Parameters after an SGD step (so the gradients), running statistics, RNG counters.
+  for part in ('params', 'batch_stats'):
+    leaves_plain = jax.tree.leaves(nnx.to_pure_dict(getattr(plain, part)))
+    leaves_cp = jax.tree.leaves(nnx.to_pure_dict(getattr(recomputed, part)))
+    assert len(leaves_plain) == len(leaves_cp)
+    for a, b in zip(leaves_plain, leaves_cp):
+      a, b = np.asarray(jax.random.key_data(a) if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key) else a), \
+          np.asarray(jax.random.key_data(b) if jax.dtypes.issubdtype(b.dtype, jax.dtypes.prng_key) else b)
+      np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+  # Recomputed blocks keep one block's activations at a time in the backward pass. (jax.checkpoint's plan on
+  # XLA:CPU is larger than the plain one: skeljax/models/recompute.py.)
+  assert cp_temp < 0.7 * plain_temp, (cp_temp, plain_temp)
+
+
+def test_benchmark_with_cp_sets_the_option_or_refuses_a_model_without_it():
+  gcn = toy_config(model=dict(name='aagcn', num_classes=5, with_cp=False)).model
+  model_benchmark.enable_recompute(gcn)
+  assert gcn.with_cp is True
+  posec3d = toy_config(model=dict(name='posec3d', num_classes=5, backbone=dict(TINY_POSEC3D, with_cp=False))).model
+  model_benchmark.enable_recompute(posec3d)
+  assert posec3d.backbone.with_cp is True
+  with pytest.raises(ValueError, match="'msg3d' has no with_cp option"):
+    model_benchmark.enable_recompute(toy_config(model=dict(name='msg3d', num_classes=5)).model)
+
+
+@pytest.mark.parametrize('config', ['stgcn_ntu60', 'stgcnpp_ntu60', 'agcn_ntu60:xsub,joint,3d', 'ctrgcn_ntu60',
+                                    'dgstgcn_ntu60', 'stgcn_nwucla', 'agcn_nwucla', 'posec3d_ntu60'])
+def test_zoo_configs_expose_with_cp_off(config):
+  """``--config.model.with_cp=True`` (``model.backbone`` for PoseC3D) needs the key in the config; off by default,
+  and the recognizer takes it."""
+  module, _, variant = config.partition(':')
+  model = importlib.import_module(f'configs.{module}').get_config(variant or None).model
+  target = model.backbone if model.name == 'posec3d' else model
+  assert target.with_cp is False
+  if model.name != 'posec3d':
+    assert 'with_cp' in inspect.signature(models.get_model_cls(model.name).__init__).parameters
