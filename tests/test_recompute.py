@@ -13,8 +13,8 @@ import pytest
 from flax import nnx
 
 from benchmarks import model_benchmark
-from skeljax import models, sharding, train
-from test_train import TINY_POSEC3D, toy_config
+from skeljax import models, train
+from test_train import TINY_POSEC3D, random_step_setup, toy_config
 
 CASES = {
     # Dropout on: the recomputation must draw the masks the forward pass drew, or the gradients differ.
@@ -36,14 +36,13 @@ def _with_cp(model_cfg: dict) -> dict:
   return model_cfg
 
 
+def _numbers(leaf) -> np.ndarray:
+  """A state leaf as numbers (RNG keys as their key data)."""
+  return np.asarray(jax.random.key_data(leaf) if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key) else leaf)
+
+
 def _one_step(model_cfg: dict, shape: tuple):
-  mesh = sharding.make_mesh()
-  rng = np.random.default_rng(0)
-  batch = sharding.shard_batch({'inputs': rng.normal(size=shape).astype(np.float32),
-                                'label': np.arange(shape[0], dtype=np.int32)}, mesh)
-  cfg = toy_config(model=model_cfg, global_batch_size=shape[0])
-  step_cfg = train.make_step_config(cfg, steps_per_epoch=1)
-  state = train.create_train_state(cfg.model, step_cfg.tx, 0, mesh)
+  batch, step_cfg, state = random_step_setup(model_cfg, shape)
   compiled = jax.jit(functools.partial(train.train_step, cfg=step_cfg)).lower(state, batch).compile()
   new_state, metrics = compiled(state, batch)
   return compiled.memory_analysis().temp_size_in_bytes, new_state, metrics
@@ -62,9 +61,7 @@ def test_with_cp_step_gives_the_same_state_with_less_temporary_memory(name):
     leaves_cp = jax.tree.leaves(nnx.to_pure_dict(getattr(recomputed, part)))
     assert len(leaves_plain) == len(leaves_cp)
     for a, b in zip(leaves_plain, leaves_cp):
-      a, b = np.asarray(jax.random.key_data(a) if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key) else a), \
-          np.asarray(jax.random.key_data(b) if jax.dtypes.issubdtype(b.dtype, jax.dtypes.prng_key) else b)
-      np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+      np.testing.assert_allclose(_numbers(b), _numbers(a), rtol=1e-5, atol=1e-6)
   # Recomputed blocks keep one block's activations at a time in the backward pass. (jax.checkpoint's plan on
   # XLA:CPU is larger than the plain one: skeljax/models/recompute.py.)
   assert cp_temp < 0.7 * plain_temp, (cp_temp, plain_temp)

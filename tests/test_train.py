@@ -279,6 +279,18 @@ def test_bfloat16_step_runs_every_conv_and_matmul_in_bfloat16(name):
         assert 'bfloat16' not in _all_dtypes(jaxpr)
 
 
+def random_step_setup(model_cfg: dict, shape: tuple):
+  """A random batch of ``shape`` (labels 0..N-1), the step config of ``toy_config(model=model_cfg)`` and its
+  initial state: ``(batch, step_cfg, state)`` on the default mesh."""
+  mesh = sharding.make_mesh()
+  rng = np.random.default_rng(0)
+  batch = sharding.shard_batch({'inputs': rng.normal(size=shape).astype(np.float32),
+                                'label': np.arange(shape[0], dtype=np.int32)}, mesh)
+  cfg = toy_config(model=model_cfg, global_batch_size=shape[0])
+  step_cfg = train.make_step_config(cfg, steps_per_epoch=1)
+  return batch, step_cfg, train.create_train_state(cfg.model, step_cfg.tx, 0, mesh)
+
+
 @pytest.mark.parametrize('name', [
     'posec3d',
     pytest.param('stgcn_1x', marks=pytest.mark.slow),  # a full GCN compile: ~1 min per dtype on 2 shared cores
@@ -286,14 +298,7 @@ def test_bfloat16_step_runs_every_conv_and_matmul_in_bfloat16(name):
 ])
 def test_bfloat16_step_loss_is_close_to_float32(name):
   """One real step per dtype from the same init: close loss and gradient norm, float32 state after the step."""
-  model_cfg, shape = MIXED_PRECISION_MODELS[name]
-  mesh = sharding.make_mesh()
-  rng = np.random.default_rng(0)
-  batch = sharding.shard_batch({'inputs': rng.normal(size=shape).astype(np.float32),
-                                'label': np.arange(shape[0], dtype=np.int32)}, mesh)
-  cfg = toy_config(model=model_cfg, global_batch_size=shape[0])
-  step_cfg = train.make_step_config(cfg, steps_per_epoch=1)
-  state = train.create_train_state(cfg.model, step_cfg.tx, 0, mesh)
+  batch, step_cfg, state = random_step_setup(*MIXED_PRECISION_MODELS[name])
   results = {}
   for dtype in (jnp.float32, jnp.bfloat16):
     # Not donated (unlike jit_train_step): both dtypes start from the same state.
