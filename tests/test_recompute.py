@@ -8,6 +8,7 @@ import importlib
 import inspect
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 from flax import nnx
@@ -18,21 +19,18 @@ from test_train import TINY_POSEC3D, random_step_setup, toy_config
 
 CASES = {
     # Dropout on: the recomputation must draw the masks the forward pass drew, or the gradients differ.
-    'aagcn': (dict(name='aagcn', num_classes=5, tcn_dropout=0.5), (2, 1, 2, 32, 25, 3)),
+    'aagcn': (dict(name='aagcn', num_classes=5, tcn_dropout=0.5, with_cp=False), (2, 1, 2, 32, 25, 3)),
     # Six bottlenecks at the stem's resolution, so that their activations, not the stem's, set the plan.
     'posec3d': (dict(name='posec3d', num_classes=5,
                      backbone=dict(TINY_POSEC3D, stage_blocks=(6,), spatial_strides=(1,), temporal_strides=(1,),
-                                   base_channels=16, with_pool1=False)),
+                                   base_channels=16, with_pool1=False, with_cp=False)),
                 (2, 1, 8, 16, 16, 17)),
 }
 
 
-def _with_cp(model_cfg: dict) -> dict:
-  model_cfg = dict(model_cfg)
-  if 'backbone' in model_cfg:
-    model_cfg['backbone'] = dict(model_cfg['backbone'], with_cp=True)
-  else:
-    model_cfg['with_cp'] = True
+def _with_cp(model_cfg: dict) -> ml_collections.ConfigDict:
+  model_cfg = ml_collections.ConfigDict(model_cfg)
+  model_benchmark.enable_recompute(model_cfg)
   return model_cfg
 
 

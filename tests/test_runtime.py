@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import pathlib
+import statistics
 import subprocess
 import sys
 
