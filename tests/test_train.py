@@ -343,6 +343,21 @@ def reference_run(tmp_path_factory):
   return cfg, workdir, result
 
 
+def test_loop_returns_retained_step_memory_before_the_first_evaluation(tmp_path, monkeypatch):
+  """The heap's free pages go back to the OS after compiling the train step and again before the first
+  evaluation (which compiles the eval step), not before the later ones (the train step would fault its pages
+  in again every epoch)."""
+  from skeljax import runtime  # pylint: disable=g-import-not-at-top
+  events = []
+  monkeypatch.setitem(models.MODELS, 'toy', TOY)
+  monkeypatch.setattr(runtime, 'release_free_memory', lambda: events.append('release'))
+  evaluate = train.evaluate_state
+  monkeypatch.setattr(train, 'evaluate_state', lambda *a, **k: events.append('evaluate') or evaluate(*a, **k))
+  cfg = toy_config(num_epochs=3)
+  train.train_and_evaluate(cfg, tmp_path, data=toy_data(cfg))
+  assert events == ['release', 'release', 'evaluate', 'evaluate', 'evaluate']
+
+
 def test_loop_writes_logs_curves_and_keeps_latest_and_best(reference_run):
   cfg, workdir, result = reference_run
   from skeljax import logging_utils  # pylint: disable=g-import-not-at-top

@@ -7,6 +7,9 @@ forward pass (AAGCN's train-step temporaries at batch 8: 1458 MB without, 1556 M
 rematerialised, measured; a barrier on inputs and cotangent together did no better). Here the recomputed forward
 pass reads its input through a term of the block's output cotangent (``x + 0 * dy[0]``), which XLA can neither
 fold (``0 * y`` is not 0 for every float) nor compute before the backward pass reaches the block.
+
+Two granularities: ``call_recomputed`` reruns a whole module (``with_cp``); ``recompute_in_backward`` reruns a
+pure function whose intermediates are large and cheap to make again (the (A)AGCN unit's ``conv_d`` outputs).
 """
 
 from __future__ import annotations
@@ -68,3 +71,29 @@ def call_recomputed(module: nnx.Module, x: jax.Array) -> jax.Array:
   y, new_rest_leaves = run(params_leaves, rest_leaves, x)
   nnx.update(module, jax.tree.unflatten(rest_def, new_rest_leaves))
   return y
+
+
+def recompute_in_backward(fn, tied: tuple[int, ...]):
+  """``fn(*args)`` (a pure function of arrays) whose backward pass recomputes ``fn``'s intermediates from ``args``.
+
+  Same values and gradients as ``fn``; what the backward pass needs of ``fn`` is made again when it reaches the
+  call instead of being kept from the forward pass. ``tied``: the positions of the arguments that carry the tie
+  to the cotangent (docstring above); every intermediate worth recomputing must depend on one of them, and small
+  ones (weights, graphs) make the tie cheap: an activation would be copied.
+  """
+
+  @jax.custom_vjp
+  def run(*args):
+    return fn(*args)
+
+  def run_fwd(*args):
+    return fn(*args), args
+
+  def run_bwd(args, dy):
+    zero = dy.reshape(-1)[0] * 0
+    args = [a + zero.astype(a.dtype) if i in tied else a for i, a in enumerate(args)]
+    _, pullback = jax.vjp(fn, *args)
+    return pullback(dy)
+
+  run.defvjp(run_fwd, run_bwd)
+  return run

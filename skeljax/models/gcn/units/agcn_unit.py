@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from skeljax.models import layers
+from skeljax.models import layers, recompute
 from skeljax.models.gcn.units.conv import Adjacency, constant_init, conv2d, pointwise
 from skeljax.models.gcn.units.aggregation import aggregate_subsets
 
@@ -27,18 +27,47 @@ class Down(nnx.Module):
     return self.bn(self.conv(x))
 
 
-def stacked_pointwise(x: jax.Array, convs, *, bias: bool = True) -> jax.Array:
-  """The 1x1 convs ``convs`` (same input) as one matmul: ``[B, T, V, Ci] -> [B, T, V, len(convs), Co]``.
+def stacked_kernels(x: jax.Array, convs) -> tuple[jax.Array, jax.Array, jax.Array | None]:
+  """The 1x1 convs ``convs`` (same input) as one matmul's operands: ``x``, ``[Ci, len(convs), Co]``, ``[len, Co]``.
 
-  Their kernels are concatenated in the forward pass; parameters and checkpoint layout stay one per conv.
-  ``bias=False`` leaves the biases out (a caller that moves them past a linear map adds them there).
+  Their kernels are stacked in the forward pass; parameters and checkpoint layout stay one per conv. ``x`` and
+  the kernel come back in the convs' compute dtype; the bias (None without) in its own.
   """
-  kernel = jnp.concatenate([conv.kernel[...][0, 0] for conv in convs], axis=-1)
+  kernel = jnp.stack([conv.kernel[...][0, 0] for conv in convs], axis=1)
   x, kernel = convs[0].promote_dtype((x, kernel), dtype=convs[0].dtype)
-  y = pointwise(x, kernel)
-  if bias and convs[0].bias is not None:
-    y = y + jnp.concatenate([conv.bias[...] for conv in convs]).astype(y.dtype)
-  return y.reshape(y.shape[:-1] + (len(convs), kernel.shape[-1] // len(convs)))
+  bias = jnp.stack([conv.bias[...] for conv in convs]) if convs[0].bias is not None else None
+  return x, kernel, bias
+
+
+def _stacked_pointwise(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """``[B, T, V, Ci] @ [Ci, K, Co] -> [B, T, V, K, Co]`` as one matmul."""
+  y = pointwise(x, kernel.reshape(kernel.shape[0], -1))
+  return y.reshape(y.shape[:-1] + kernel.shape[1:])
+
+
+def _attention_logits_kept(x: jax.Array, kernel_a: jax.Array, bias_a: jax.Array, kernel_b: jax.Array,
+                           bias_b: jax.Array) -> jax.Array:
+  """``[B, K, V, W]``: ``theta . phi / (inter * T)`` per subset, theta / phi the 1x1 convs ``[Ci, K, inter]``."""
+  theta = _stacked_pointwise(x, kernel_a) + bias_a.astype(x.dtype)  # [B, T, V, K, inter]
+  phi = _stacked_pointwise(x, kernel_b) + bias_b.astype(x.dtype)
+  _, t, _, _, c = theta.shape
+  return jnp.einsum('btvkc,btwkc->bkvw', theta, phi) / (c * t)
+
+
+def _aggregate_pointwise_kept(x: jax.Array, kernel: jax.Array, graph: jax.Array) -> jax.Array:
+  """``aggregate_subsets(x @ kernel, graph)``: ``[B, T, V, Ci]``, ``[Ci, K, Co]``, ``[B, K, V, W]`` -> ``[B, T, W, Co]``."""
+  return aggregate_subsets(_stacked_pointwise(x, kernel), graph)
+
+
+# What the unit's backward pass needs, beside x: theta and phi (in the layout of the logits' product) for the
+# graph's attention term, the conv_d outputs (K * Co channels a joint, the largest activations of the unit) for
+# the graph gradient, and the graph broadcast over frames for the aggregation. For units with few input
+# channels these are recomputed from x and the weights when the backward pass reaches the unit instead of
+# kept: the recomputation costs 2 * Ci FLOPs a value it frees (AAGCN at batch 8: train-step temporaries 1458 ->
+# ~1160 MB for ~1 % of the step; BENCHMARKS.md).
+RECOMPUTE_MAX_IN_CHANNELS = 64
+_attention_logits = recompute.recompute_in_backward(_attention_logits_kept, tied=(1, 2, 3, 4))
+_aggregate_pointwise = recompute.recompute_in_backward(_aggregate_pointwise_kept, tied=(1, 2))
 
 
 def adaptive_graph_conv(x: jax.Array, conv_a, conv_b, conv_d, graph_fn) -> jax.Array:
@@ -49,15 +78,17 @@ def adaptive_graph_conv(x: jax.Array, conv_a, conv_b, conv_d, graph_fn) -> jax.A
   1x1 conv commutes with the aggregation over joints, ``conv_d`` goes first and its bias after: one batched
   matmul aggregates all subsets (``aggregation.aggregate_subsets``) instead of K transposing einsums.
   """
-  theta = stacked_pointwise(x, conv_a)  # [B, T, V, K, inter]
-  phi = stacked_pointwise(x, conv_b)
-  _, t, _, _, c = theta.shape
-  logits = jnp.einsum('btvkc,btwkc->bkvw', theta, phi) / (c * t)
+  recomputed = x.shape[-1] <= RECOMPUTE_MAX_IN_CHANNELS
+  x_a, kernel_a, bias_a = stacked_kernels(x, conv_a)
+  _, kernel_b, bias_b = stacked_kernels(x, conv_b)
+  if bias_a is None:  # adding zeros keeps one form; the values are the same
+    bias_a, bias_b = jnp.zeros(kernel_a.shape[1:], x_a.dtype), jnp.zeros(kernel_b.shape[1:], x_a.dtype)
+  logits = (_attention_logits if recomputed else _attention_logits_kept)(x_a, kernel_a, bias_a, kernel_b, bias_b)
   graph = graph_fn(logits)
-  biases = [conv.bias for conv in conv_d]
-  y = aggregate_subsets(stacked_pointwise(x, conv_d, bias=False), graph.astype(x.dtype))
-  if biases[0] is not None:
-    y = y + sum(bias[...] for bias in biases).astype(y.dtype)
+  x_d, kernel_d, bias_d = stacked_kernels(x, conv_d)
+  y = (_aggregate_pointwise if recomputed else _aggregate_pointwise_kept)(x_d, kernel_d, graph.astype(x_d.dtype))
+  if bias_d is not None:
+    y = y + sum(bias_d).astype(y.dtype)
   return y
 
 
