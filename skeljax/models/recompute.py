@@ -8,8 +8,9 @@ rematerialised, measured; a barrier on inputs and cotangent together did no bett
 pass reads its input through a term of the block's output cotangent (``x + 0 * dy[0]``), which XLA can neither
 fold (``0 * y`` is not 0 for every float) nor compute before the backward pass reaches the block.
 
-Two granularities: ``call_recomputed`` reruns a whole module (``with_cp``); ``recompute_in_backward`` reruns a
-pure function whose intermediates are large and cheap to make again (the (A)AGCN unit's ``conv_d`` outputs).
+Two granularities: ``call_recomputed`` reruns a whole module (``with_cp``; by default also PoseC3D's downsample
+conv + BN); ``recompute_in_backward`` reruns a pure function whose intermediates are large and cheap to make
+again (the (A)AGCN unit's ``conv_d`` outputs and attention embeddings).
 """
 
 from __future__ import annotations

@@ -63,9 +63,10 @@ class ConvModule(nnx.Module):
     return jax.nn.relu(x) if self.activate else x
 
 
-# A stage's first block widens the residual 4x through a strided 1x1x1 conv + BN: its BN input, the widest
-# activation of the stage, is recomputed from x (kept anyway) when the backward pass reaches it, not kept
-# (PoseC3D at batch 4: train-step temporaries 2389 -> 2269 MB, step time within noise; BENCHMARKS.md).
+# A stage's first block widens the residual 4x through a 1x1x1 conv + BN (strided with the stage): its BN
+# input, the widest activation of the stage, is recomputed from x (kept anyway) when the backward pass reaches
+# it, not kept (PoseC3D at batch 4: train-step temporaries 2389 -> 2269 MB, step time within noise;
+# BENCHMARKS.md).
 RECOMPUTE_DOWNSAMPLE = True
 
 

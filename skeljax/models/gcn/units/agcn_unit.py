@@ -55,7 +55,8 @@ def _attention_logits_kept(x: jax.Array, kernel_a: jax.Array, bias_a: jax.Array,
 
 
 def _aggregate_pointwise_kept(x: jax.Array, kernel: jax.Array, graph: jax.Array) -> jax.Array:
-  """``aggregate_subsets(x @ kernel, graph)``: ``[B, T, V, Ci]``, ``[Ci, K, Co]``, ``[B, K, V, W]`` -> ``[B, T, W, Co]``."""
+  """``aggregate_subsets(x @ kernel, graph)``: ``[B, T, V, Ci]``, ``[Ci, K, Co]``, ``[B, K, V, W]`` ->
+  ``[B, T, W, Co]``."""
   return aggregate_subsets(_stacked_pointwise(x, kernel), graph)
 
 
@@ -63,8 +64,8 @@ def _aggregate_pointwise_kept(x: jax.Array, kernel: jax.Array, graph: jax.Array)
 # graph's attention term, the conv_d outputs (K * Co channels a joint, the largest activations of the unit) for
 # the graph gradient, and the graph broadcast over frames for the aggregation. For units with few input
 # channels these are recomputed from x and the weights when the backward pass reaches the unit instead of
-# kept: the recomputation costs 2 * Ci FLOPs a value it frees (AAGCN at batch 8: train-step temporaries 1458 ->
-# ~1160 MB for ~1 % of the step; BENCHMARKS.md).
+# kept: the recomputation costs 2 * Ci FLOPs a value it frees (AAGCN at batch 8, the units of the 100-frame
+# stage: train-step temporaries 1458 -> 1137 MB for ~4 % of the step; every unit: 1029 MB for +7 %; BENCHMARKS.md).
 RECOMPUTE_MAX_IN_CHANNELS = 64
 _attention_logits = recompute.recompute_in_backward(_attention_logits_kept, tied=(1, 2, 3, 4))
 _aggregate_pointwise = recompute.recompute_in_backward(_aggregate_pointwise_kept, tied=(1, 2))
