@@ -266,3 +266,36 @@ def test_short_sequences_keep_the_direct_convolution_form(frames):
     grads = jax.jit(jax.grad(lambda x, k: gcn_units.temporal_conv1d(x, k, stride, (4, 4)).sum(), argnums=(0, 1)))
     hlo = grads.lower(x, kernel).compile().as_text()
     assert ' convolution(' in hlo and 'rhs_reversal' not in hlo, (stride, frames)
+
+
+@pytest.mark.parametrize('dtype', [jnp.float32, jnp.bfloat16])
+def test_unfused_is_the_identity_forward_and_backward(dtype):
+  from skeljax.models import layers  # pylint: disable=g-import-not-at-top
+  x = jax.random.normal(jax.random.key(0), (4, 7, 5), dtype) * 1e3
+  anchor = jnp.asarray([[-3.7e5, 2.0]], jnp.float32)
+  weights = jax.random.normal(jax.random.key(1), x.shape, dtype)
+  dx, danchor = jax.jit(jax.grad(
+      lambda x, a: (layers.unfused(x, a) * weights).astype(jnp.float32).sum(), argnums=(0, 1)))(x, anchor)
+  np.testing.assert_array_equal(np.asarray(jax.jit(layers.unfused)(x, anchor)), np.asarray(x))
+  np.testing.assert_array_equal(np.asarray(dx), np.asarray(weights))
+  np.testing.assert_array_equal(np.asarray(danchor), 0)
+
+
+def test_gcn_block_kernel_gradient_copies_do_not_recompute_the_unit(monkeypatch):
+  """XLA:CPU's ``[C, T, N]`` copies of the temporal conv's input (for its kernel gradient) read the
+  materialised gcn unit output, not a recomputation of the unit's BatchNorm / residual / ReLU chain."""
+  import functools  # pylint: disable=g-import-not-at-top
+  import re  # pylint: disable=g-import-not-at-top
+  from skeljax import train  # pylint: disable=g-import-not-at-top
+  from skeljax.models.gcn import backbone  # pylint: disable=g-import-not-at-top
+  from test_train import random_step_setup  # pylint: disable=g-import-not-at-top
+
+  def copies_reading_the_unit_norm(unfused):
+    monkeypatch.setattr(backbone, 'UNFUSED_TCN_INPUT', unfused)
+    batch, step_cfg, state = random_step_setup(dict(name='aagcn', num_classes=5), (2, 1, 2, 32, 25, 3))
+    hlo = jax.jit(functools.partial(train.train_step, cfg=step_cfg)).lower(state, batch).compile().as_text()
+    return [line for line in hlo.split('\n')
+            if re.match(r'\s*%transpose[\w.]* = .* fusion\(', line) and 'gcn____bn____' in line]
+
+  assert copies_reading_the_unit_norm(False)  # what XLA does without it (6 such copies here)
+  assert not copies_reading_the_unit_norm(True)
