@@ -107,8 +107,9 @@ def unfused(x: jax.Array, anchor: jax.Array) -> jax.Array:
   ``[C, T, N]`` copies it makes of a convolution's input for the kernel gradient, which then recompute the
   chain in transposed order: 10-63 ms a copy in an AAGCN step against ~2 ms for copying a materialised tensor
   (an optimisation barrier is dropped on the CPU). A floating division counts as expensive to XLA's fusion and
-  is not duplicated: its output is materialised once and the copies read it. ``anchor``: a finite parameter;
-  ``u / u`` is exactly 1 for a finite ``u >= 1`` and XLA cannot know it, and ``x / 1`` is ``x``.
+  is not duplicated: its output is materialised once and the copies read it. ``anchor``: a parameter (its first
+  element, below 1e19 in magnitude); ``u / u`` is exactly 1 for a finite ``u >= 1`` and XLA cannot know it, and
+  ``x / 1`` is ``x``.
   """
   u = 1 + jnp.square(jax.lax.stop_gradient(anchor.reshape(-1)[0]).astype(jnp.float32))
   return x / (u / u).astype(x.dtype)

@@ -64,6 +64,7 @@ class DataBN(nnx.Module):
     return x.reshape(n * m, t, v, c)
 
 
+# The temporal conv's input passes through ``layers.unfused`` (tests turn it off to see XLA's fusion without it).
 UNFUSED_TCN_INPUT = True
 
 
@@ -83,7 +84,7 @@ class GCNBlock(nnx.Module):
     h = self.gcn(x)
     if UNFUSED_TCN_INPUT:
       # The temporal conv's kernel gradient reads a materialised copy of its input, not the gcn unit's
-      # recomputed BatchNorm / residual / ReLU chain (AAGCN train step 2.59 -> 2.47 s; BENCHMARKS.md).
+      # recomputed BatchNorm / residual / ReLU chain (AAGCN train step 2.45 -> 2.34 s; BENCHMARKS.md).
       h = layers.unfused(h, jax.tree.leaves(nnx.state(self.tcn, nnx.Param))[0])
     y = self.tcn(h)
     if self.residual_kind == 'identity':
