@@ -299,3 +299,29 @@ def test_gcn_block_kernel_gradient_copies_do_not_recompute_the_unit(monkeypatch)
 
   assert copies_reading_the_unit_norm(False)  # what XLA does without it (6 such copies here)
   assert not copies_reading_the_unit_norm(True)
+
+
+@pytest.mark.parametrize('per_sample', [False, True])
+def test_aggregation_gradients_match_autodiff_of_the_plain_matmul(per_sample, monkeypatch):
+  """The aggregation's written-out gradient (the input gradient through the transposed graph, a plain matmul
+  for XLA:CPU) gives autodiff's values for a shared graph ``[K, V, W]`` and a per-sample one ``[B, K, V, W]``."""
+  from skeljax.models.gcn.units import aggregation  # pylint: disable=g-import-not-at-top
+  y = jax.random.normal(jax.random.key(0), (3, 5, 25, 3, 8))
+  shape = (3, 3, 25, 25) if per_sample else (3, 25, 25)
+  adjacency = jax.random.normal(jax.random.key(1), shape)
+  weights = jax.random.normal(jax.random.key(2), (3, 5, 25, 8))
+
+  def grads(written_out):
+    monkeypatch.setattr(aggregation, 'FRAME_MATMUL_VJP', written_out)
+    loss = lambda y, a: (aggregation.aggregate_subsets(y, a) * weights).sum()
+    return jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(y, adjacency)
+
+  (value, (d_y, d_a)), (ref_value, (ref_d_y, ref_d_a)) = grads(True), grads(False)
+  np.testing.assert_allclose(value, ref_value, rtol=1e-6)
+  np.testing.assert_allclose(d_y, ref_d_y, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(d_a, ref_d_a, rtol=1e-5, atol=1e-5)
+  # and both are the einsum's
+  spec = 'btvkc,bkvw->btwc' if per_sample else 'btvkc,kvw->btwc'
+  e_d_y, e_d_a = jax.grad(lambda y, a: (jnp.einsum(spec, y, a) * weights).sum(), argnums=(0, 1))(y, adjacency)
+  np.testing.assert_allclose(d_y, e_d_y, rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(d_a, e_d_a, rtol=1e-4, atol=1e-4)
