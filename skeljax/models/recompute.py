@@ -21,6 +21,12 @@ import numpy as np
 from flax import nnx
 
 
+def _tied(x: jax.Array, dy: jax.Array) -> jax.Array:
+  """``x`` read through the cotangent ``dy`` (``x + 0 * dy[0]``): a recomputation from it waits for the backward
+  pass (docstring above)."""
+  return x + (dy.reshape(-1)[0] * 0).astype(x.dtype)
+
+
 def _zero_cotangent(leaf):
   """The cotangent of a state leaf that is not differentiated: zeros, float0 for integer and key arrays."""
   dtype = getattr(leaf, 'dtype', None)
@@ -62,7 +68,7 @@ def call_recomputed(module: nnx.Module, x: jax.Array) -> jax.Array:
   def run_bwd(saved, cotangents):
     dy, _ = cotangents  # the updated state is not differentiated
     params_leaves, rest_leaves, x = saved
-    x = x + (dy.reshape(-1)[0] * 0).astype(x.dtype)  # ties the recomputation to the backward pass (docstring)
+    x = _tied(x, dy)
     # The state goes in as an argument: a module merged from closed-over state could not update it here.
     _, pullback = jax.vjp(lambda p, r, inp: apply(p, r, inp)[0], params_leaves, rest_leaves, x)
     d_params, _, d_x = pullback(dy)
@@ -91,8 +97,7 @@ def recompute_in_backward(fn, tied: tuple[int, ...]):
     return fn(*args), args
 
   def run_bwd(args, dy):
-    zero = dy.reshape(-1)[0] * 0
-    args = [a + zero.astype(a.dtype) if i in tied else a for i, a in enumerate(args)]
+    args = [_tied(a, dy) if i in tied else a for i, a in enumerate(args)]
     _, pullback = jax.vjp(fn, *args)
     return pullback(dy)
 

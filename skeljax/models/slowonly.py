@@ -63,13 +63,6 @@ class ConvModule(nnx.Module):
     return jax.nn.relu(x) if self.activate else x
 
 
-# A stage's first block widens the residual 4x through a 1x1x1 conv + BN (strided with the stage): its BN
-# input, the widest activation of the stage, is recomputed from x (kept anyway) when the backward pass reaches
-# it, not kept (PoseC3D at batch 4: train-step temporaries 2389 -> 2269 MB, step time within noise;
-# BENCHMARKS.md).
-RECOMPUTE_DOWNSAMPLE = True
-
-
 class Bottleneck3d(nnx.Module):
   """ResNet3d bottleneck: 1x1x1 (or 3x1x1 inflated) -> 1x3x3 (strided, 'pytorch' style) -> 1x1x1 (x4)."""
 
@@ -105,10 +98,11 @@ class Bottleneck3d(nnx.Module):
 
   def __call__(self, x: jax.Array) -> jax.Array:
     """``[N, T, H, W, inplanes]`` -> ``[N, T/ts, H/ss, W/ss, 4 * planes]``."""
-    if self.downsample is None:
-      identity = x
-    else:
-      identity = call_recomputed(self.downsample, x) if RECOMPUTE_DOWNSAMPLE else self.downsample(x)
+    # A stage's first block widens the residual 4x through a 1x1x1 conv + BN (strided with the stage): its BN
+    # input, the widest activation of the stage, is recomputed from x (kept anyway) when the backward pass reaches
+    # it, not kept (PoseC3D at batch 4: train-step temporaries 2389 -> 2269 MB, step time within noise;
+    # BENCHMARKS.md).
+    identity = x if self.downsample is None else call_recomputed(self.downsample, x)
     return jax.nn.relu(self.conv3(self.conv2(self.conv1(x))) + identity)
 
 

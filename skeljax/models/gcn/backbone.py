@@ -64,10 +64,6 @@ class DataBN(nnx.Module):
     return x.reshape(n * m, t, v, c)
 
 
-# The temporal conv's input passes through ``layers.unfused`` (tests turn it off to see XLA's fusion without it).
-UNFUSED_TCN_INPUT = True
-
-
 class GCNBlock(nnx.Module):
   """``ReLU(tcn(gcn(x)) + residual(x))``; residual is none, identity, or a strided 1x1 conv + BN."""
 
@@ -81,11 +77,9 @@ class GCNBlock(nnx.Module):
     self.residual = residual
 
   def __call__(self, x: jax.Array) -> jax.Array:
-    h = self.gcn(x)
-    if UNFUSED_TCN_INPUT:
-      # The temporal conv's kernel gradient reads a materialised copy of its input, not the gcn unit's
-      # recomputed BatchNorm / residual / ReLU chain (AAGCN train step 2.45 -> 2.34 s; BENCHMARKS.md).
-      h = layers.unfused(h, jax.tree.leaves(nnx.state(self.tcn, nnx.Param))[0])
+    # The temporal conv's kernel gradient reads a materialised copy of its input, not the gcn unit's recomputed
+    # BatchNorm / residual / ReLU chain (AAGCN train step 2.45 -> 2.34 s; BENCHMARKS.md).
+    h = layers.unfused(self.gcn(x), jax.tree.leaves(nnx.state(self.tcn, nnx.Param))[0])
     y = self.tcn(h)
     if self.residual_kind == 'identity':
       y = y + x

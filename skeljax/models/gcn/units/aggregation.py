@@ -19,12 +19,8 @@ def aggregate_subsets(y: jax.Array, adjacency: jax.Array) -> jax.Array:
   # [(B,) W, V * K]: one row of the frame's matmul per target joint.
   graph = (adjacency.transpose(2, 1, 0) if adjacency.ndim == 3 else adjacency.transpose(0, 3, 2, 1)).reshape(
       adjacency.shape[:-3] + (w, v * k))
-  out = (_frame_matmul if FRAME_MATMUL_VJP else _frame_matmul_plain)(graph, y.reshape(b, t, v * k, c))
+  out = _frame_matmul(graph, y.reshape(b, t, v * k, c))
   return out.reshape(b, t, w, c)
-
-
-# The written-out gradient below (tests compare it with autodiff's by turning it off).
-FRAME_MATMUL_VJP = True
 
 
 def _per_frame(graph: jax.Array, b: int, t: int) -> jax.Array:
