@@ -111,8 +111,14 @@ def unfused(x: jax.Array, anchor: jax.Array) -> jax.Array:
   element, below 1e19 in magnitude); ``u / u`` is exactly 1 for a finite ``u >= 1`` and XLA cannot know it, and
   ``x / 1`` is ``x``.
   """
-  u = 1 + jnp.square(jax.lax.stop_gradient(anchor.reshape(-1)[0]).astype(jnp.float32))
-  return x / (u / u).astype(x.dtype)
+  return x / runtime_one(anchor.reshape(-1)[0]).astype(x.dtype)
+
+
+def runtime_one(anchor: jax.Array) -> jax.Array:
+  """Ones of ``anchor``'s shape (float32) that XLA cannot fold: ``u / u``, u = 1 + anchor², exact for finite
+  ``|anchor| < 1e19``; a divisor that keeps XLA:CPU from fusing a tensor into its consumers (``unfused``)."""
+  u = 1 + jnp.square(jax.lax.stop_gradient(anchor).astype(jnp.float32))
+  return u / u
 
 
 def kaiming_normal_fan_out() -> nnx.Initializer:

@@ -122,7 +122,11 @@ def temporal_conv1d(x: jax.Array, kernel: jax.Array, stride: int, padding: tuple
     step = taps[1] - taps[0] if len(taps) > 1 else 1
     phase_dilation = step * dilation // stride if len(taps) > 1 else 1
     first = (taps[0] * dilation) // stride
-    part = _conv1d_unstrided(xp[:, r::stride][:, first:], kernel[taps[0]:taps[-1] + 1:step], (0, 0), phase_dilation)
+    # Each phase is materialised (a division by a runtime 1): XLA:CPU otherwise fused the strided slice into the
+    # [C, T, N] copy it makes of the phase for the kernel gradient, a copy that then took 20-25 ms on one thread
+    # (AAGCN's stride-2 convs at batch 8) against ~2.5 ms for a contiguous input of the same size.
+    phase = layers.unfused(xp[:, r::stride][:, first:], kernel)
+    part = _conv1d_unstrided(phase, kernel[taps[0]:taps[-1] + 1:step], (0, 0), phase_dilation)
     part = part[:, :t_out]
     y = part if y is None else y + part
   return y
