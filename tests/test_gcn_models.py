@@ -327,3 +327,65 @@ def test_aggregation_gradients_match_autodiff_of_the_plain_matmul(per_sample, mo
   e_d_y, e_d_a = jax.grad(lambda y, a: (jnp.einsum(spec, y, a) * weights).sum(), argnums=(0, 1))(y, adjacency)
   np.testing.assert_allclose(d_y, e_d_y, rtol=1e-4, atol=1e-4)
   np.testing.assert_allclose(d_a, e_d_a, rtol=1e-4, atol=1e-4)
+
+
+def _reduces_reading_a_product(hlo: str) -> list[str]:
+  """Reductions that read a dot's output directly (through bitcasts only), one per fused computation line."""
+  import re  # pylint: disable=g-import-not-at-top
+  found = []
+  for body in re.findall(r'\n%?[\w.\-]+ \([^\n]*\{\n(.*?)\n\}', hlo, re.S):
+    producers = {m.group(1): m.group(2) for m in re.finditer(r'%([\w.\-]+) = \S+ (\w+)\(', body)}
+    operands = {m.group(1): m.group(2) for m in re.finditer(r'%([\w.\-]+) = \S+ \w+\(%([\w.\-]+)', body)}
+    for line in body.split('\n'):
+      m = re.search(r'= \S+ reduce\(%([\w.\-]+)', line)
+      name = m.group(1) if m else None
+      while name is not None and producers.get(name) == 'bitcast':
+        name = operands.get(name)
+      if name is not None and producers.get(name) == 'dot':
+        found.append(line.strip())
+  return found
+
+
+def test_per_sample_graph_gradient_sum_does_not_read_the_product_directly(monkeypatch):
+  """The per-sample graph gradient's per-frame products pass through a runtime 1 before the sum over frames:
+  XLA:CPU fused product + reshape + sum into one YNNPACK fusion that ran on one thread (3x slower)."""
+  from skeljax.models import layers  # pylint: disable=g-import-not-at-top
+  from skeljax.models.gcn.units import aggregation  # pylint: disable=g-import-not-at-top
+  y = jax.random.normal(jax.random.key(0), (4, 10, 25, 3, 16))
+  adjacency = jax.random.normal(jax.random.key(1), (4, 3, 25, 25))
+  weights = jax.random.normal(jax.random.key(2), (4, 10, 25, 16))
+
+  def reduces(with_runtime_one):
+    if not with_runtime_one:
+      monkeypatch.setattr(layers, 'runtime_one', lambda a: jnp.ones(a.shape, jnp.float32))  # folded by XLA
+    grad = jax.jit(jax.grad(lambda y, a, w: (aggregation.aggregate_subsets(y, a) * w).sum(), argnums=1))
+    return _reduces_reading_a_product(grad.lower(y, adjacency, weights).compile().as_text())
+
+  assert not reduces(True)
+  assert reduces(False)  # what XLA:CPU makes without it
+
+
+def test_strided_temporal_conv_copies_read_materialised_phases(monkeypatch):
+  """A strided temporal conv's phases are materialised before XLA:CPU's ``[C, T, N]`` copies for the kernel
+  gradient; fused into the copy, the strided slice made it ~10x slower than copying a contiguous phase."""
+  import re  # pylint: disable=g-import-not-at-top
+  import types  # pylint: disable=g-import-not-at-top
+  from skeljax.models import layers  # pylint: disable=g-import-not-at-top
+  from skeljax.models.gcn.units import conv as gcn_units  # pylint: disable=import-outside-toplevel
+  x = jax.random.normal(jax.random.key(1), (64, 20, 32))
+  kernel = jax.random.normal(jax.random.key(2), (9, 32, 32))
+
+  def strided_copies(materialised):
+    if not materialised:
+      no_barrier = types.SimpleNamespace(unfused=lambda x, anchor: x)
+      monkeypatch.setattr(gcn_units, 'layers', no_barrier)
+    grads = jax.jit(jax.grad(lambda x, k: (gcn_units.temporal_conv1d(x, k, 2, (4, 4)) ** 2).sum(), argnums=(0, 1)))
+    hlo = grads.lower(x, kernel).compile().as_text()
+    monkeypatch.setattr(gcn_units, 'layers', layers)
+    fused = dict(re.findall(r'\n%?([\w.\-]+) \([^\n]*\{\n(.*?)\n\}', hlo, re.S))
+    calls = re.findall(r'%transpose[\w.]* = \S+ fusion\([^\n]*calls=%([\w.\-]+)', hlo)
+    # a slice every second frame of the padded [N, T, C] input (the kernel's taps are sliced too: not those)
+    return [c for c in calls if re.search(r'slice=\{\[0:64:1\], \[\d+:\d+:2\]', fused.get(c, ''))]
+
+  assert not strided_copies(True)
+  assert strided_copies(False)  # what XLA:CPU makes without it
