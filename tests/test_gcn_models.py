@@ -329,6 +329,35 @@ def test_aggregation_gradients_match_autodiff_of_the_plain_matmul(per_sample, mo
   np.testing.assert_allclose(d_a, e_d_a, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize('c_in, c_out', [(3, 16), (16, 16), (16, 8)])
+@pytest.mark.parametrize('per_sample', [False, True])
+def test_convolve_and_aggregate_is_the_einsum_in_the_cheaper_order(c_in, c_out, per_sample):
+  """A graph unit's 1x1 conv + aggregation gives the einsum's values and gradients in either order, and with
+  fewer input than output channels aggregates the input first: its per-frame graph products carry ``c_in``
+  channels, not ``c_out``."""
+  from skeljax.models.gcn.units import aggregation  # pylint: disable=g-import-not-at-top
+  b, t, v, k = 2, 5, 25, 3
+  x = jax.random.normal(jax.random.key(0), (b, t, v, c_in))
+  kernel = jax.random.normal(jax.random.key(1), (c_in, k, c_out))
+  adjacency = jax.random.normal(jax.random.key(2), (b, k, v, v) if per_sample else (k, v, v))
+  weights = jax.random.normal(jax.random.key(3), (b, t, v, c_out))
+  spec = 'btvc,cko,bkvw->btwo' if per_sample else 'btvc,cko,kvw->btwo'
+
+  def loss(fn):
+    return jax.value_and_grad(lambda *a: (fn(*a) * weights).sum(), argnums=(0, 1, 2))(x, kernel, adjacency)
+
+  value, grads = loss(aggregation.convolve_and_aggregate)
+  ref_value, ref_grads = loss(lambda *a: jnp.einsum(spec, *a))
+  np.testing.assert_allclose(value, ref_value, rtol=1e-5)
+  for got, ref in zip(grads, ref_grads, strict=True):
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * float(np.abs(ref).max()))
+  jaxpr = jax.make_jaxpr(aggregation.convolve_and_aggregate)(x, kernel, adjacency)
+  frame_products = [eqn.outvars[0].aval.shape for eqn in jaxpr.jaxpr.eqns
+                    if eqn.primitive.name == 'custom_vjp_call' or eqn.primitive.name == 'dot_general']
+  per_frame = [shape for shape in frame_products if len(shape) == 3 and shape[0] == b * t]
+  assert per_frame == [(b * t, v * k, c_in) if c_in < c_out else (b * t, v, c_out)], per_frame
+
+
 def _reduces_reading_a_product(hlo: str) -> list[str]:
   """Reductions that read a dot's output directly (through bitcasts only), one per fused computation line."""
   import re  # pylint: disable=g-import-not-at-top

@@ -90,14 +90,18 @@ def test_zoo_configs_expose_with_cp_off(config):
     assert 'with_cp' in inspect.signature(models.get_model_cls(model.name).__init__).parameters
 
 
+# (c_in, c_out, the plan's largest size against keeping): with c_in == c_out conv_d goes first and its K * c_out
+# outputs are recomputed (measured 0.72-0.73x); with c_in < c_out the input is aggregated first and the smaller
+# K * c_in aggregate is (0.89x at 16 -> 64).
+@pytest.mark.parametrize('c_in, c_out, max_ratio', [(64, 64, 0.8), (16, 64, 0.95)])
 @pytest.mark.parametrize('unit_name', ['aagcn', 'agcn'])
-def test_graph_unit_recomputes_conv_d_and_attention_in_backward(unit_name, monkeypatch):
-  """(A)AGCN units with few input channels recompute conv_d's outputs, theta / phi and the broadcast graph
-  when the backward pass reaches them: same loss and gradients as keeping them, and a smaller plan (without the
-  tie to the cotangent XLA merges the recomputation into the forward pass)."""
+def test_graph_unit_recomputes_conv_d_and_attention_in_backward(unit_name, c_in, c_out, max_ratio, monkeypatch):
+  """(A)AGCN units with few input channels recompute conv_d's outputs (or the aggregated input), theta / phi
+  and the broadcast graph when the backward pass reaches them: same loss and gradients as keeping them, and a
+  smaller plan (without the tie to the cotangent XLA merges the recomputation into the forward pass)."""
   from skeljax.models.gcn.units import agcn_unit
   from skeljax.models.gcn.units.aagcn_unit import AAGCNUnit
-  c_in, c_out, shape = 16, 64, (2, 16, 25, 16)
+  shape = (2, 16, 25, c_in)
   adjacency = np.random.default_rng(0).random((3, 25, 25)).astype(np.float32)
   unit_cls = AAGCNUnit if unit_name == 'aagcn' else agcn_unit.AGCNUnit
   unit = unit_cls(c_in, c_out, adjacency, rngs=nnx.Rngs(0))
@@ -119,8 +123,7 @@ def test_graph_unit_recomputes_conv_d_and_attention_in_backward(unit_name, monke
   np.testing.assert_allclose(value, kept_loss, rtol=1e-6)
   for a, b in zip(jax.tree.leaves(kept_grads), jax.tree.leaves(grads), strict=True):
     np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6 * float(np.abs(a).max()))
-  # Measured 0.78x of the kept plan for both units (1.0x with the tie removed).
-  assert temp < 0.85 * kept_temp, (temp, kept_temp)
+  assert temp < max_ratio * kept_temp, (temp, kept_temp)  # 1.0x with the tie removed
 
 
 def test_posec3d_downsample_recomputed_in_backward(monkeypatch):

@@ -13,7 +13,7 @@ from flax import nnx
 
 from skeljax.models import layers, recompute
 from skeljax.models.gcn.units.conv import Adjacency, constant_init, conv2d, pointwise
-from skeljax.models.gcn.units.aggregation import aggregate_subsets
+from skeljax.models.gcn.units.aggregation import convolve_and_aggregate
 
 
 class Down(nnx.Module):
@@ -54,21 +54,16 @@ def _attention_logits_kept(x: jax.Array, kernel_a: jax.Array, bias_a: jax.Array,
   return jnp.einsum('btvkc,btwkc->bkvw', theta, phi) / (c * t)
 
 
-def _aggregate_pointwise_kept(x: jax.Array, kernel: jax.Array, graph: jax.Array) -> jax.Array:
-  """``aggregate_subsets(x @ kernel, graph)``: ``[B, T, V, Ci]``, ``[Ci, K, Co]``, ``[B, K, V, W]`` ->
-  ``[B, T, W, Co]``."""
-  return aggregate_subsets(_stacked_pointwise(x, kernel), graph)
-
-
 # What the unit's backward pass needs, beside x: theta and phi (in the layout of the logits' product) for the
-# graph's attention term, the conv_d outputs (K * Co channels a joint, the largest activations of the unit) for
-# the graph gradient, and the graph broadcast over frames for the aggregation. For units with few input
-# channels these are recomputed from x and the weights when the backward pass reaches the unit instead of
-# kept: the recomputation costs 2 * Ci FLOPs a value it frees (AAGCN at batch 8, the units of the 100-frame
-# stage: train-step temporaries 1458 -> 1137 MB for ~4 % of the step; every unit: 1029 MB for +7 %; BENCHMARKS.md).
+# graph's attention term, the conv_d outputs (K * Co channels a joint, the largest activations of the unit; the
+# aggregated input, K * Ci, where Ci < Co) for the graph gradient, and the graph broadcast over frames for the
+# aggregation. For units with few input channels these are recomputed from x and the weights when the backward
+# pass reaches the unit instead of kept: the recomputation costs 2 * Ci FLOPs a value it frees (AAGCN at batch 8,
+# the units of the 100-frame stage: train-step temporaries 1458 -> 1137 MB for ~4 % of the step; every unit:
+# 1029 MB for +7 %; BENCHMARKS.md).
 RECOMPUTE_MAX_IN_CHANNELS = 64
 _attention_logits = recompute.recompute_in_backward(_attention_logits_kept, tied=(1, 2, 3, 4))
-_aggregate_pointwise = recompute.recompute_in_backward(_aggregate_pointwise_kept, tied=(1, 2))
+_convolve_and_aggregate = recompute.recompute_in_backward(convolve_and_aggregate, tied=(1, 2))
 
 
 def adaptive_graph_conv(x: jax.Array, conv_a, conv_b, conv_d, graph_fn) -> jax.Array:
@@ -76,8 +71,9 @@ def adaptive_graph_conv(x: jax.Array, conv_a, conv_b, conv_d, graph_fn) -> jax.A
 
   ``graph_fn(logits [B, K, V, W]) -> [B, K, V, W]`` turns the attention logits of every subset into the graphs
   (2s-AGCN: ``A + B + softmax``; AAGCN: ``A + alpha * tanh``). The convs run as stacked matmuls, and since a
-  1x1 conv commutes with the aggregation over joints, ``conv_d`` goes first and its bias after: one batched
-  matmul aggregates all subsets (``aggregation.aggregate_subsets``) instead of K transposing einsums.
+  1x1 conv commutes with the aggregation over joints, ``conv_d``'s bias goes after it and the order of conv and
+  aggregation is the cheaper one (``aggregation.convolve_and_aggregate``): one batched matmul aggregates all
+  subsets instead of K transposing einsums.
   """
   recomputed = x.shape[-1] <= RECOMPUTE_MAX_IN_CHANNELS
   x_a, kernel_a, bias_a = stacked_kernels(x, conv_a)
@@ -87,7 +83,7 @@ def adaptive_graph_conv(x: jax.Array, conv_a, conv_b, conv_d, graph_fn) -> jax.A
   logits = (_attention_logits if recomputed else _attention_logits_kept)(x_a, kernel_a, bias_a, kernel_b, bias_b)
   graph = graph_fn(logits)
   x_d, kernel_d, bias_d = stacked_kernels(x, conv_d)
-  y = (_aggregate_pointwise if recomputed else _aggregate_pointwise_kept)(x_d, kernel_d, graph.astype(x_d.dtype))
+  y = (_convolve_and_aggregate if recomputed else convolve_and_aggregate)(x_d, kernel_d, graph.astype(x_d.dtype))
   if bias_d is not None:
     y = y + sum(bias_d).astype(y.dtype)
   return y

@@ -20,7 +20,7 @@ from flax import nnx
 
 from skeljax.models import layers
 from skeljax.models.gcn.units.agcn_unit import Down
-from skeljax.models.gcn.units.aggregation import aggregate_subsets
+from skeljax.models.gcn.units.aggregation import convolve_and_aggregate
 from skeljax.models.gcn.units.conv import Adjacency, conv2d
 
 ADAPTIVE = (None, 'init', 'offset', 'importance')
@@ -76,8 +76,9 @@ class GraphConv(nnx.Module):
     if self.conv_pos == 'pre':
       # The conv's bias goes through the aggregation as sum_v A[k, v, w] * b[k]: added after it, on the
       # K-times smaller output, instead of as a pass over the conv's whole output.
-      y = self.conv.without_bias(x)
-      y = aggregate_subsets(y.reshape(y.shape[:-1] + (self.num_subsets, self.c_out)), adjacency)
+      x_c, kernel = self.conv.promote_dtype((x, self.conv.kernel[...][0, 0]), dtype=self.conv.dtype)
+      kernel = kernel.reshape(kernel.shape[0], self.num_subsets, self.c_out)
+      y = convolve_and_aggregate(x_c, kernel, adjacency.astype(x_c.dtype))
       if self.conv.bias is not None:
         bias = self.conv.bias[...].astype(y.dtype).reshape(self.num_subsets, self.c_out)
         y = y + jnp.einsum('kvw,kc->wc', adjacency, bias)
