@@ -233,7 +233,8 @@ def main(argv=None) -> int:
     parser.error(f'unknown models {unknown}; choose from {sorted(MODELS)}')
 
   from skeljax import runtime  # pylint: disable=g-import-not-at-top
-  runtime.run_cpu_steps_inline()  # as the training command does (skeljax/runtime.py)
+  runtime.set_cpu_compiler_options()  # as the training command does (skeljax/runtime.py)
+  runtime.run_cpu_steps_inline()
   header = {'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
             'device': device_description(), 'jax': jax.__version__, 'python': platform.python_version()}
   print(f'# {header["date"]}  {header["device"]}  jax {header["jax"]}')

@@ -61,7 +61,8 @@ def main(argv) -> int:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   logging.set_verbosity(logging.WARNING)  # orbax and grain log every save and read at INFO
   from skeljax import runtime  # pylint: disable=g-import-not-at-top
-  runtime.run_cpu_steps_inline()  # as `skeljax.main` does (skeljax/runtime.py says why)
+  runtime.set_cpu_compiler_options()  # as `skeljax.main` does (skeljax/runtime.py says why)
+  runtime.run_cpu_steps_inline()
   results = run_demo(_DATA_DIR.value, _WORKDIR.value, smoke=_SMOKE.value)
   top1 = results.get('top1')
   print(f'ST-GCN on {DATASET}: validation top-1 {100 * top1:.2f}% '

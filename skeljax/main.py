@@ -46,7 +46,8 @@ def main(argv) -> int:
     _set_deterministic_flags()
   # pylint: disable-next=g-import-not-at-top  (after XLA flags are set)
   from skeljax import checkpointing, finite_guard, runtime, sharding, train
-  runtime.run_cpu_steps_inline()  # before the backends exist (skeljax/runtime.py says why)
+  runtime.set_cpu_compiler_options()  # both before the backends exist (skeljax/runtime.py says why)
+  runtime.run_cpu_steps_inline()
   sharding.maybe_initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   workdir = _WORKDIR.value
   try:

@@ -281,6 +281,8 @@ if __name__ == '__main__':
   def main(argv):
     if len(argv) > 1:
       raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+    from skeljax import runtime  # pylint: disable=g-import-not-at-top
+    runtime.set_cpu_compiler_options()  # before the backends exist (skeljax/runtime.py says why)
     return run(_MODEL.value, _INPUT.value, cfg=_CONFIG.value, index=_INDEX.value, split=_SPLIT.value,
                topk=_TOPK.value, label_names=_LABEL_NAMES.value, checkpoint=_CHECKPOINT.value,
                out_video=_OUT_VIDEO.value, window=_WINDOW.value, stride=_STRIDE.value,

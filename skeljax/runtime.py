@@ -13,6 +13,10 @@ per-tensor blocks stay in the heap and are reused). Two settings keep the block 
   no longer trims the freed memory at its top, so the next run's buffer reuses the same, already-mapped pages.
 
 Measured side by side in BENCHMARKS.md; PyTorch's allocator does the same through the heap's reuse.
+
+One compiler option too, ``set_cpu_compiler_options`` (before JAX creates its backends): XLA:CPU computes
+convolutions with its own kernels instead of YNNPACK's, which ran PoseC3D's convolution gradients on one thread
+(the stem's kernel gradient alone took 1.2 s of a 5.2 s train step).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import os
 
 # glibc mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
@@ -46,6 +51,27 @@ def run_cpu_steps_inline() -> None:
   """
   import jax  # pylint: disable=g-import-not-at-top
   jax.config.update('jax_cpu_enable_async_dispatch', False)
+
+
+# XLA:CPU's YNNPACK fusion types: its default without ``individual_convolution``. With it, PoseC3D's 2-D
+# convolutions (the (1, k, k) convs over frames folded into the batch) went to YNNPACK, which computed their
+# kernel gradients as convolutions with a window the size of the image on one thread: the (1, 7, 7) stem's took
+# 1.2 s (27 GFLOP/s), each (1, 3, 3) conv's 30-80 ms. XLA's own convolutions: PoseC3D train step 4.8-5.3 ->
+# 3.1-3.3 s, inference -5 %; the GCNs' steps compile to the same programs (YNNPACK took none of their 1-D convs).
+YNN_FUSION_TYPES = 'individual_dot,reduce'
+_YNN_FLAG = '--xla_cpu_experimental_ynn_fusion_type'
+
+
+def set_cpu_compiler_options() -> None:
+  """XLA:CPU compiles convolutions to its own kernels, not YNNPACK's (``YNN_FUSION_TYPES`` says why).
+
+  Sets ``XLA_FLAGS``, so it takes effect only before JAX creates its backends (call it at the start of a
+  command); a ``--xla_cpu_experimental_ynn_fusion_type`` already in ``XLA_FLAGS`` is the user's and stays.
+  Accelerators ignore the option.
+  """
+  flags = os.environ.get('XLA_FLAGS', '')
+  if _YNN_FLAG not in flags:
+    os.environ['XLA_FLAGS'] = f'{flags} {_YNN_FLAG}={YNN_FUSION_TYPES}'.strip()
 
 
 @functools.cache

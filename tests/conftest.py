@@ -20,6 +20,10 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
   sys.path.insert(0, str(REPO))
 
+# The tests compile as the commands do (XLA:CPU's own convolutions); set before any test creates JAX's backends.
+from skeljax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
+runtime.set_cpu_compiler_options()
+
 
 class FixtureDir:
   """A folder of reference files; ``strict`` turns every missing or malformed file into a failure."""
