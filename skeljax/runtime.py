@@ -56,8 +56,9 @@ def run_cpu_steps_inline() -> None:
 # XLA:CPU's YNNPACK fusion types: its default without ``individual_convolution``. With it, PoseC3D's 2-D
 # convolutions (the (1, k, k) convs over frames folded into the batch) went to YNNPACK, which computed their
 # kernel gradients as convolutions with a window the size of the image on one thread: the (1, 7, 7) stem's took
-# 1.2 s (27 GFLOP/s), each (1, 3, 3) conv's 30-80 ms. XLA's own convolutions: PoseC3D train step 4.8-5.3 ->
-# 3.1-3.3 s, inference -5 %; the GCNs' steps compile to the same programs (YNNPACK took none of their 1-D convs).
+# 1.2 s (27 GFLOP/s), each (1, 3, 3) conv's 30-80 ms. XLA's own convolutions: PoseC3D train step 5.0 -> 3.1 s,
+# inference 1.17 -> 0.76 s (batch 4); the GCNs' steps compile to the same programs (YNNPACK took none of their
+# 1-D convs).
 YNN_FUSION_TYPES = 'individual_dot,reduce'
 _YNN_FLAG = '--xla_cpu_experimental_ynn_fusion_type'
 
