@@ -12,7 +12,7 @@ import numpy as np
 from flax import nnx
 
 from skeljax.models import layers, recompute
-from skeljax.models.gcn.units.conv import Adjacency, constant_init, conv2d, pointwise
+from skeljax.models.gcn.units.conv import Adjacency, constant_init, conv2d, stacked_pointwise
 from skeljax.models.gcn.units.aggregation import convolve_and_aggregate
 
 
@@ -39,17 +39,11 @@ def stacked_kernels(x: jax.Array, convs) -> tuple[jax.Array, jax.Array, jax.Arra
   return x, kernel, bias
 
 
-def _stacked_pointwise(x: jax.Array, kernel: jax.Array) -> jax.Array:
-  """``[B, T, V, Ci] @ [Ci, K, Co] -> [B, T, V, K, Co]`` as one matmul."""
-  y = pointwise(x, kernel.reshape(kernel.shape[0], -1))
-  return y.reshape(y.shape[:-1] + kernel.shape[1:])
-
-
 def _attention_logits_kept(x: jax.Array, kernel_a: jax.Array, bias_a: jax.Array, kernel_b: jax.Array,
                            bias_b: jax.Array) -> jax.Array:
   """``[B, K, V, W]``: ``theta . phi / (inter * T)`` per subset, theta / phi the 1x1 convs ``[Ci, K, inter]``."""
-  theta = _stacked_pointwise(x, kernel_a) + bias_a.astype(x.dtype)  # [B, T, V, K, inter]
-  phi = _stacked_pointwise(x, kernel_b) + bias_b.astype(x.dtype)
+  theta = stacked_pointwise(x, kernel_a) + bias_a.astype(x.dtype)  # [B, T, V, K, inter]
+  phi = stacked_pointwise(x, kernel_b) + bias_b.astype(x.dtype)
   _, t, _, _, c = theta.shape
   return jnp.einsum('btvkc,btwkc->bkvw', theta, phi) / (c * t)
 

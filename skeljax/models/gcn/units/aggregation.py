@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from skeljax.models import layers
-from skeljax.models.gcn.units.conv import pointwise
+from skeljax.models.gcn.units.conv import pointwise, stacked_pointwise
 
 
 def convolve_and_aggregate(x: jax.Array, kernel: jax.Array, adjacency: jax.Array) -> jax.Array:
@@ -24,8 +24,7 @@ def convolve_and_aggregate(x: jax.Array, kernel: jax.Array, adjacency: jax.Array
   if c_in < c_out:
     z = aggregate_joints(x, adjacency)  # [B, T, W, K, Ci]
     return pointwise(z.reshape(z.shape[:-2] + (k * c_in,)), kernel.transpose(1, 0, 2).reshape(k * c_in, c_out))
-  y = pointwise(x, kernel.reshape(c_in, k * c_out))
-  return aggregate_subsets(y.reshape(y.shape[:-1] + (k, c_out)), adjacency)
+  return aggregate_subsets(stacked_pointwise(x, kernel), adjacency)
 
 
 def aggregate_subsets(y: jax.Array, adjacency: jax.Array) -> jax.Array:

@@ -61,11 +61,6 @@ class TimeConv(nnx.Conv):
   """
 
   def __call__(self, x: jax.Array) -> jax.Array:
-    y = self.without_bias(x)
-    return y if self.bias is None else y + self.bias[...].astype(y.dtype)
-
-  def without_bias(self, x: jax.Array) -> jax.Array:
-    """The convolution without its bias (a caller that moves the bias past a linear map adds it there)."""
     kernel = self.kernel[...]
     x, kernel = self.promote_dtype((x, kernel), dtype=self.dtype)
     stride, dilation = self.strides[0], self.kernel_dilation[0]
@@ -83,7 +78,7 @@ class TimeConv(nnx.Conv):
       x1 = x.transpose(0, 2, 1, 3).reshape(b * v, x.shape[1], c)
       y1 = temporal_conv1d(x1, kernel[:, 0], stride, tuple(self.padding[0]), dilation)
       y = y1.reshape(b, v, y1.shape[1], y1.shape[2]).transpose(0, 2, 1, 3)
-    return y
+    return y if self.bias is None else y + self.bias[...].astype(y.dtype)
 
 
 def pointwise(x: jax.Array, kernel: jax.Array) -> jax.Array:
@@ -94,6 +89,12 @@ def pointwise(x: jax.Array, kernel: jax.Array) -> jax.Array:
   """
   y = x.reshape(-1, x.shape[-1]) @ kernel
   return y.reshape(x.shape[:-1] + (kernel.shape[-1],))
+
+
+def stacked_pointwise(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """K 1x1 convs of one input as one matmul: ``[..., Ci] @ [Ci, K, Co] -> [..., K, Co]``."""
+  y = pointwise(x, kernel.reshape(kernel.shape[0], -1))
+  return y.reshape(y.shape[:-1] + kernel.shape[1:])
 
 
 def temporal_conv1d(x: jax.Array, kernel: jax.Array, stride: int, padding: tuple[int, int],
