@@ -115,7 +115,7 @@ def export_forward(model: nnx.Module, spec: Sequence[str], *, platforms: Sequenc
   graphdef, state = nnx.split(model)
 
   def forward(x):
-    return nnx.merge(graphdef, state)(x)
+    return nnx.merge(graphdef, state, copy=True)(x)  # fresh variables of this trace: a call may update them
 
   shape = jax.export.symbolic_shape(', '.join(spec))
   return jax.export.export(jax.jit(forward), platforms=tuple(platforms))(
