@@ -302,6 +302,33 @@ def test_gcn_block_kernel_gradient_copies_do_not_recompute_the_unit(monkeypatch)
   assert copies_reading_the_unit_norm(False)  # what XLA does without it (6 such copies here)
 
 
+def test_gcn_block_outputs_are_not_recomputed_in_the_backward_pass(monkeypatch):
+  """In the compiled train step no fusion recomputes a chain of block outputs (several ReLUs): the backward
+  pass's masks and the next blocks read each block's materialised output."""
+  import functools  # pylint: disable=g-import-not-at-top
+  from skeljax import train  # pylint: disable=g-import-not-at-top
+  from skeljax.models.gcn import backbone  # pylint: disable=g-import-not-at-top
+  from test_train import random_step_setup  # pylint: disable=g-import-not-at-top
+
+  def fusions_with_several_relus(materialised):
+    if not materialised:
+      monkeypatch.setattr(backbone.GCNBlock, '_materialised_in_training', lambda self, y, anchor: y)
+    batch, step_cfg, state = random_step_setup(dict(name='aagcn', num_classes=5), (2, 1, 2, 32, 25, 3))
+    hlo = jax.jit(functools.partial(train.train_step, cfg=step_cfg)).lower(state, batch).compile().as_text()
+    found, relus = [], 0
+    for line in hlo.split('\n'):
+      if line.startswith('%fused') and line.endswith('{'):
+        relus = 0
+      elif ' maximum(' in line:
+        relus += 1
+      elif line.startswith('}') and relus > 1:
+        found.append(relus)
+    return found
+
+  assert not fusions_with_several_relus(True)
+  assert fusions_with_several_relus(False)  # what XLA does without it (25 fusions, up to 4 ReLUs each)
+
+
 @pytest.mark.parametrize('per_sample', [False, True])
 def test_aggregation_gradients_match_autodiff_of_the_plain_matmul(per_sample, monkeypatch):
   """The aggregation's written-out gradient (the input gradient through the transposed graph, a plain matmul

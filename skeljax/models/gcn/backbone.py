@@ -89,10 +89,16 @@ class GCNBlock(nnx.Module):
       y = y + x
     elif self.residual_kind == 'conv':
       y = y + self.residual(x)
-    y = jax.nn.relu(y)
-    # In training, the backward pass's ReLU masks and the next blocks read the block's output materialised:
-    # XLA:CPU otherwise fused its BatchNorm / residual / ReLU chain, back through the identity residuals of
-    # earlier blocks and the transposes out of the temporal convs, into every consumer (train step -3 to -5 %).
+    return self._materialised_in_training(jax.nn.relu(y), anchor)
+
+  def _materialised_in_training(self, y: jax.Array, anchor: jax.Array) -> jax.Array:
+    """In training, the backward pass's ReLU masks and the next blocks read the block's output materialised.
+
+    XLA:CPU otherwise fuses its BatchNorm / residual / ReLU chain, back through the identity residuals of
+    earlier blocks and the transposes out of their temporal convs, into each consumer (up to four blocks'
+    chains in one fusion; AAGCN train step -3 to -5 %, ST-GCN -3 %). Inference has no such consumers, and
+    the extra pass would cost it (ST-GCN eval +2.7 %).
+    """
     return y if self.use_running_average else layers.unfused(y, anchor)
 
 
