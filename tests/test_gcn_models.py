@@ -233,11 +233,18 @@ def test_batchnorm_bfloat16_input_keeps_float32_statistics():
     ((3, 1), 2, 2, 13), ((3, 1), 2, 3, 13), ((5, 1), 2, 1, 13), ((5, 1), 3, 1, 13),
     # sequences shorter than the kernel's span (the short-input path of temporal_conv1d)
     ((9, 1), 1, 1, 8), ((9, 1), 1, 1, 3), ((9, 1), 2, 1, 8), ((9, 1), 2, 1, 4), ((3, 1), 1, 4, 6)])
-def test_time_conv_equals_nnx_conv_with_gradients(kernel, stride, dilation, frames):
-  """``units.conv.TimeConv`` only lowers differently from ``nnx.Conv``: same outputs and gradients."""
+@pytest.mark.parametrize('eval_mode', [False, True])
+def test_time_conv_equals_nnx_conv_with_gradients(kernel, stride, dilation, frames, eval_mode):
+  """``units.conv.TimeConv`` only lowers differently from ``nnx.Conv``: same outputs and gradients, in
+  training (a ``(k, 1)`` conv on ``[B, T, V, C]``) and in eval mode (a 1-D conv over ``[B * V, T, C]``)."""
   from skeljax.models.gcn.units import conv as gcn_units  # pylint: disable=import-outside-toplevel
   conv = gcn_units.conv2d(8, 16, kernel=kernel, stride=stride, dilation=dilation, rngs=nnx.Rngs(0))
+  if eval_mode:
+    conv.eval()
   x = jax.random.normal(jax.random.key(1), (2, frames, 5, 8))
+  conv_ranks = {eqn.invars[0].aval.ndim for eqn in jax.make_jaxpr(conv)(x).eqns
+                if eqn.primitive.name == 'conv_general_dilated'}
+  assert conv_ranks == (set() if kernel[0] == 1 else {3} if eval_mode else {4})
   graphdef, state = nnx.split(conv)
 
   def loss(call):
@@ -260,12 +267,14 @@ def test_short_sequences_keep_the_direct_convolution_form(frames):
   kernel, ``rhs_reversal``) and XLA:CPU runs that form ~25x slower (the last stage of a 32-frame clip).
   """
   from skeljax.models.gcn.units import conv as gcn_units  # pylint: disable=import-outside-toplevel
-  x = jax.random.normal(jax.random.key(1), (4, frames, 16))
   kernel = jax.random.normal(jax.random.key(2), (9, 16, 16))
-  for stride in (1, 2):
-    grads = jax.jit(jax.grad(lambda x, k: gcn_units.temporal_conv1d(x, k, stride, (4, 4)).sum(), argnums=(0, 1)))
-    hlo = grads.lower(x, kernel).compile().as_text()
-    assert ' convolution(' in hlo and 'rhs_reversal' not in hlo, (stride, frames)
+  for shape in ((4, frames, 16), (4, frames, 3, 16)):  # [N, T, C] (eval mode) and [B, T, V, C] (training)
+    x = jax.random.normal(jax.random.key(1), shape)
+    for stride in (1, 2):
+      grads = jax.jit(jax.grad(lambda x, k: gcn_units.temporal_conv1d(x, k, stride, (4, 4)).sum(),
+                               argnums=(0, 1)))
+      hlo = grads.lower(x, kernel).compile().as_text()
+      assert ' convolution(' in hlo and 'rhs_reversal' not in hlo, (stride, shape)
 
 
 @pytest.mark.parametrize('dtype', [jnp.float32, jnp.bfloat16])

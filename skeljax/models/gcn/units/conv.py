@@ -50,15 +50,25 @@ def conv_branch_init(num_branches: int) -> nnx.Initializer:
 
 class TimeConv(nnx.Conv):
   """``nnx.Conv`` with a ``(kT, 1)`` kernel over (T, V) and a stride in time only, computed in the forms that
-  XLA:CPU differentiates fast: an unstrided 1x1 conv as a matmul, a temporal kernel as a 1-D convolution over
-  ``[B * V, T, C]`` (polyphase when strided, ``temporal_conv1d``).
+  XLA:CPU runs fast: an unstrided 1x1 conv as a matmul, a temporal kernel as a convolution over time alone
+  (polyphase when strided, ``temporal_conv1d``): in training on ``[B, T, V, C]`` as it is, in eval mode over
+  ``[B * V, T, C]``.
 
   Same parameters (``kernel [kT, 1, Ci, Co]``, ``bias``) and the same arithmetic as ``nnx.Conv``; only the
-  lowering differs. Hand-written because XLA:CPU's gradients of the direct forms are slow (measured on 2
-  cores: a (9, 1) conv's gradient 1.0 s vs 0.1 s transposed; a 1x1 conv's 143 ms vs 40 ms as a matmul; the
-  ST-GCN train step at batch 16 x 32 frames 2.7 s -> 1.6 s). On GPU, XLA's layout assignment should absorb
-  the transposes (not yet measured there: BENCHMARKS.md).
+  lowering differs. Hand-written because XLA:CPU's gradients of the direct forms were slow (measured on 2
+  cores: a (9, 1) conv's gradient 1.0 s vs 0.1 s transposed, with the convolutions in YNNPACK, before
+  ``runtime.set_cpu_compiler_options``; a 1x1 conv's 143 ms vs 40 ms as a matmul). With XLA's own
+  convolution kernels the ``(9, 1)`` form on ``[B, T, V, C]`` trains faster than the transposed 1-D form
+  (no transposes around it, no ``[C, T, N]`` copies for its kernel gradient: AAGCN train step -2.5 %,
+  ST-GCN -4 %), while a forward-only program runs the transposed form as fast or faster (its transposes fuse
+  into the BatchNorm passes around the conv; ST-GCN eval +4-6 % in the direct form). On GPU, XLA's layout
+  assignment should absorb the transposes (not yet measured there: BENCHMARKS.md).
   """
+
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    # Set by ``model.eval()`` as on BatchNorm: picks the lowering above, never the arithmetic.
+    self.use_running_average = False
 
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.kernel[...]
@@ -73,6 +83,8 @@ class TimeConv(nnx.Conv):
       t_out = (x.shape[1] - 1) // stride + 1
       x = jax.lax.slice_in_dim(x, 0, stride * (t_out - 1) + 1, stride, axis=1)
       y = pointwise(x, kernel[0, 0])
+    elif not self.use_running_average:
+      y = temporal_conv1d(x, kernel[:, 0], stride, tuple(self.padding[0]), dilation)
     else:
       b, _, v, c = x.shape
       x1 = x.transpose(0, 2, 1, 3).reshape(b * v, x.shape[1], c)
@@ -99,7 +111,8 @@ def stacked_pointwise(x: jax.Array, kernel: jax.Array) -> jax.Array:
 
 def temporal_conv1d(x: jax.Array, kernel: jax.Array, stride: int, padding: tuple[int, int],
                     dilation: int = 1) -> jax.Array:
-  """A 1-D convolution ``[N, T, Ci] -> [N, T', Co]`` with a ``[k, Ci, Co]`` kernel; a stride is polyphase.
+  """A convolution over time ``[N, T, Ci] -> [N, T', Co]`` (or ``[N, T, V, Ci] -> [N, T', V, Co]``, V untouched)
+  with a ``[k, Ci, Co]`` kernel; a stride is polyphase.
 
   With stride s, tap ``a`` of output ``i`` reads padded frame ``s * i + a * d``: frames of one residue
   ``r = a * d mod s`` form one phase, and each phase is an unstrided (possibly dilated) convolution with the
@@ -113,7 +126,7 @@ def temporal_conv1d(x: jax.Array, kernel: jax.Array, stride: int, padding: tuple
   total = x.shape[1] + padding[0] + padding[1]
   t_out = (total - dilation * (k - 1) - 1) // stride + 1
   # Pad to whole stride periods so every phase has the same length.
-  xp = jnp.pad(x, ((0, 0), (padding[0], padding[1] + (-total) % stride), (0, 0)))
+  xp = jnp.pad(x, ((0, 0), (padding[0], padding[1] + (-total) % stride)) + ((0, 0),) * (x.ndim - 2))
   y = None
   for r in range(stride):
     taps = [a for a in range(k) if (a * dilation) % stride == r]
@@ -134,7 +147,8 @@ def temporal_conv1d(x: jax.Array, kernel: jax.Array, stride: int, padding: tuple
 
 
 def _conv1d_unstrided(x: jax.Array, kernel: jax.Array, padding: tuple[int, int], dilation: int) -> jax.Array:
-  """``[N, T, Ci] -> [N, T', Co]``, stride 1, with a sequence shorter than the kernel's span padded beforehand.
+  """``[N, T, (V,) Ci] -> [N, T', (V,) Co]``, stride 1, with a sequence shorter than the kernel's span padded
+  beforehand.
 
   XLA swaps the operands of a convolution whose input has fewer frames than its kernel spans, and XLA:CPU runs
   the swapped form through a slow generic loop: a 9-tap conv over 8 frames (the last ST-GCN stage of a 32-frame
@@ -144,13 +158,17 @@ def _conv1d_unstrided(x: jax.Array, kernel: jax.Array, padding: tuple[int, int],
   """
   span = dilation * (kernel.shape[0] - 1) + 1
   t_out = x.shape[1] + padding[0] + padding[1] - span + 1
-  conv = functools.partial(jax.lax.conv_general_dilated, window_strides=(1,), rhs_dilation=(dilation,),
-                           dimension_numbers=('NWC', 'WIO', 'NWC'))
+  joints = x.ndim - 3  # 0 for [N, T, C], 1 for [N, T, V, C]: a (k, 1) kernel
+  kernel = kernel.reshape(kernel.shape[:1] + (1,) * joints + kernel.shape[1:])
+  conv = functools.partial(jax.lax.conv_general_dilated, window_strides=(1,) * (1 + joints),
+                           rhs_dilation=(dilation,) + (1,) * joints,
+                           dimension_numbers=(('NWC', 'WIO', 'NWC'), ('NHWC', 'HWIO', 'NHWC'))[joints])
   if not isinstance(t_out, int) or min(x.shape[1], t_out) >= span:  # symbolic lengths (jax.export) as they are
-    return conv(x, kernel, padding=(padding,))
+    return conv(x, kernel, padding=(padding,) + ((0, 0),) * joints)
   # The input gradient convolves the output's gradient with the kernel: that sequence is made long enough too.
   extra = max(0, span - t_out)
-  x = jax.lax.optimization_barrier(jnp.pad(x, ((0, 0), (padding[0], padding[1] + extra), (0, 0))))
+  x = jax.lax.optimization_barrier(
+      jnp.pad(x, ((0, 0), (padding[0], padding[1] + extra)) + ((0, 0),) * (x.ndim - 2)))
   y = conv(x, kernel, padding='VALID')
   return jax.lax.optimization_barrier(y)[:, :t_out] if extra else y
 
