@@ -15,6 +15,11 @@ import sys
 
 import numpy as np
 import pytest
+# pytest imports tracemalloc the first time it reports an unraisable exception (an error in a finaliser). When
+# that first time falls inside TFDS's import, under etils' lazy-import hook, tracemalloc comes out broken and the
+# report itself fails the test ("'LazyModule' object is not callable", seen once in test_loader). Imported
+# here, before any test, the report is the warning pytest means it to be.
+import tracemalloc  # noqa: F401  # pylint: disable=unused-import
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
