@@ -324,13 +324,13 @@ def test_gcn_block_outputs_are_not_recomputed_in_the_backward_pass(monkeypatch):
       monkeypatch.setattr(backbone.GCNBlock, '_materialised_in_training', lambda self, y, anchor: y)
     batch, step_cfg, state = random_step_setup(dict(name='aagcn', num_classes=5), (2, 1, 2, 32, 25, 3))
     hlo = jax.jit(functools.partial(train.train_step, cfg=step_cfg)).lower(state, batch).compile().as_text()
-    found, relus = [], 0
+    found, fused, relus = [], False, 0
     for line in hlo.split('\n'):
-      if line.startswith('%fused') and line.endswith('{'):
-        relus = 0
+      if line.endswith('{') and not line.startswith(' '):  # a computation's header
+        fused, relus = line.startswith('%fused'), 0
       elif ' maximum(' in line:
         relus += 1
-      elif line.startswith('}') and relus > 1:
+      elif line.startswith('}') and fused and relus > 1:
         found.append(relus)
     return found
 

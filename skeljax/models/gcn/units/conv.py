@@ -59,8 +59,8 @@ class TimeConv(nnx.Conv):
   cores: a (9, 1) conv's gradient 1.0 s vs 0.1 s transposed, with the convolutions in YNNPACK, before
   ``runtime.set_cpu_compiler_options``; a 1x1 conv's 143 ms vs 40 ms as a matmul). With XLA's own
   convolution kernels the ``(9, 1)`` form on ``[B, T, V, C]`` trains faster than the transposed 1-D form
-  (no transposes around it, no ``[C, T, N]`` copies for its kernel gradient: AAGCN train step -2.5 %,
-  ST-GCN -4 %), while a forward-only program runs the transposed form as fast or faster (its transposes fuse
+  (no transposes around it, no ``[C, T, N]`` copies for its kernel gradient: AAGCN train step -2.3 %,
+  ST-GCN -3.4 %), while a forward-only program runs the transposed form as fast or faster (its transposes fuse
   into the BatchNorm passes around the conv; ST-GCN eval +4-6 % in the direct form). On GPU, XLA's layout
   assignment should absorb the transposes (not yet measured there: BENCHMARKS.md).
   """
