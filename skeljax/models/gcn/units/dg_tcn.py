@@ -17,7 +17,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from skeljax.models import layers
-from skeljax.models.gcn.units.conv import conv2d
+from skeljax.models.gcn.units.branches import run_branches
+from skeljax.models.gcn.units.conv import TimeConv, conv2d
 from skeljax.models.gcn.units.ms_tcn import DEFAULT_MS_CFG, parse_ms_cfg  # ST-GCN++'s branch grammar
 from skeljax.models.gcn.units.pool import temporal_max_pool
 
@@ -29,8 +30,15 @@ class ConvBranch(nnx.Module):
     self.bn = layers.BatchNorm(c_branch)
     self.tcn = conv2d(c_branch, c_branch, kernel=(kernel_size, 1), stride=stride, dilation=dilation, rngs=rngs)
 
+  @property
+  def entry(self) -> TimeConv:
+    return self.conv
+
+  def tail(self, z: jax.Array) -> jax.Array:
+    return self.tcn(jax.nn.relu(self.bn(z)))
+
   def __call__(self, x: jax.Array) -> jax.Array:
-    return self.tcn(jax.nn.relu(self.bn(self.conv(x))))
+    return self.tail(self.conv(x))
 
 
 class MaxBranch(nnx.Module):
@@ -41,8 +49,15 @@ class MaxBranch(nnx.Module):
     self.conv = conv2d(c_in, c_branch, rngs=rngs)
     self.bn = layers.BatchNorm(c_branch)
 
+  @property
+  def entry(self) -> TimeConv:
+    return self.conv
+
+  def tail(self, z: jax.Array) -> jax.Array:
+    return temporal_max_pool(jax.nn.relu(self.bn(z)), stride=self.stride)
+
   def __call__(self, x: jax.Array) -> jax.Array:
-    return temporal_max_pool(jax.nn.relu(self.bn(self.conv(x))), stride=self.stride)
+    return self.tail(self.conv(x))
 
 
 class DGTemporalConv(nnx.Module):
@@ -80,7 +95,8 @@ class DGTemporalConv(nnx.Module):
     if v > self.num_joints:
       raise ValueError(f'dgmstcn was built with num_joints={self.num_joints} joint weights, input has V={v}')
     x = jnp.concatenate([x, x.mean(axis=2, keepdims=True)], axis=2)  # [B, T, V + 1, C]
-    y = jnp.concatenate([branch(x) for branch in self.branches], axis=-1)
+    # The branches' 1x1 entry convs run as one matmul (``run_branches``).
+    y = jnp.concatenate(run_branches(x, self.branches), axis=-1)
     y = y[:, :, :v] + y[:, :, v:] * self.add_coeff[...][:v, None].astype(y.dtype)
     y = self.transform_conv(jax.nn.relu(self.transform_bn(y)))
     y = self.bn(y)

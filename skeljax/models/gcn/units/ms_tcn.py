@@ -19,7 +19,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from skeljax.models import layers
-from skeljax.models.gcn.units.conv import conv2d
+from skeljax.models.gcn.units.branches import run_branches
+from skeljax.models.gcn.units.conv import TimeConv, conv2d
 
 DEFAULT_MS_CFG = ((3, 1), (3, 2), (3, 3), (3, 4), ('max', 3), '1x1')
 
@@ -66,8 +67,15 @@ class ConvBranch(nnx.Module):
     self.conv_t = conv2d(channels, channels, kernel=(kernel, 1), stride=stride, dilation=dilation,
                          init='kaiming', rngs=rngs)
 
+  @property
+  def entry(self) -> TimeConv:
+    return self.conv_in
+
+  def tail(self, z: jax.Array) -> jax.Array:
+    return self.conv_t(jax.nn.relu(self.bn(z)))
+
   def __call__(self, x: jax.Array) -> jax.Array:
-    return self.conv_t(jax.nn.relu(self.bn(self.conv_in(x))))
+    return self.tail(self.conv_in(x))
 
 
 class MaxBranch(nnx.Module):
@@ -78,8 +86,15 @@ class MaxBranch(nnx.Module):
     self.bn = layers.BatchNorm(channels)
     self.stride = stride
 
+  @property
+  def entry(self) -> TimeConv:
+    return self.conv_in
+
+  def tail(self, z: jax.Array) -> jax.Array:
+    return max_pool_time(jax.nn.relu(self.bn(z)), kernel=3, stride=self.stride, padding=1)
+
   def __call__(self, x: jax.Array) -> jax.Array:
-    return max_pool_time(jax.nn.relu(self.bn(self.conv_in(x))), kernel=3, stride=self.stride, padding=1)
+    return self.tail(self.conv_in(x))
 
 
 class MultiScaleTemporalConv(nnx.Module):
@@ -107,6 +122,7 @@ class MultiScaleTemporalConv(nnx.Module):
     self.drop = nnx.Dropout(dropout, rngs=rngs) if dropout > 0 else None
 
   def __call__(self, x: jax.Array) -> jax.Array:
-    y = jnp.concatenate([branch(x) for branch in self.branches], axis=-1)
+    # The branches' 1x1 entry convs run as one matmul (``run_branches``).
+    y = jnp.concatenate(run_branches(x, self.branches), axis=-1)
     y = self.bn(self.transform_conv(jax.nn.relu(self.transform_bn(y))))
     return self.drop(y) if self.drop is not None else y

@@ -1,0 +1,64 @@
+"""The branches of a multi-scale temporal unit, their 1x1 entry convs run side by side as one matmul.
+
+ST-GCN++'s ``mstcn`` and DG-STGCN's ``dgmstcn`` open five of their six branches with a narrow 1x1 conv of the
+unit's input (``C / 6`` channels each), and a sixth branch is a 1x1 conv of it. XLA:CPU runs products that
+narrow, and above all their kernel gradients (a transposed left operand, in XLA's own dot), far below its
+matmul rate: in ST-GCN++'s train step at batch 8 the narrow products took ~0.48 s of 2.65 s on one core for
+~20 GFLOP (12-60 GFLOP/s against ~150). Here those convs are one matmul to the branches' summed width, its
+output split by channels; each branch goes on from its slice. Parameters and checkpoint layout stay one conv
+per branch, and the arithmetic is the same dot products (train step: ST-GCN++ -5.7 %, DG-STGCN -3.5 %;
+CTR-GCN's four wider branches and MS-G3D's temporal units gained nothing measurable and call their branches
+one by one; BENCHMARKS.md).
+
+A branch takes part when it has an ``entry``, an unstrided 1x1 ``TimeConv`` of the unit's input, and a
+``tail`` that continues from that conv's output (``branch(x) == branch.tail(branch.entry(x))``); a bare
+unstrided 1x1 ``TimeConv`` is a branch that is its own entry. Any other branch is called as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from skeljax.models.gcn.units.conv import TimeConv, pointwise
+
+
+def _entry(branch: nnx.Module) -> TimeConv | None:
+  conv = branch if isinstance(branch, TimeConv) else getattr(branch, 'entry', None)
+  if conv is None or tuple(conv.kernel_size) != (1, 1) or tuple(conv.strides) != (1, 1):
+    return None
+  return conv
+
+
+def run_branches(x: jax.Array, branches: Sequence[nnx.Module]) -> list[jax.Array]:
+  """Every branch's output for input ``x``, in order, the branches' 1x1 entry convs as one matmul."""
+  entries = [_entry(branch) for branch in branches]
+  shared = [i for i, conv in enumerate(entries) if conv is not None]
+  if len(shared) < 2:
+    return [branch(x) for branch in branches]
+  opened = dict(zip(shared, concatenated_pointwise(x, [entries[i] for i in shared])))
+  outputs = []
+  for i, branch in enumerate(branches):
+    if i not in opened:
+      outputs.append(branch(x))
+    elif isinstance(branch, TimeConv):
+      outputs.append(opened[i])
+    else:
+      outputs.append(branch.tail(opened[i]))
+  return outputs
+
+
+def concatenated_pointwise(x: jax.Array, convs: Sequence[TimeConv]) -> list[jax.Array]:
+  """Unstrided 1x1 convs of one input, any widths, as one matmul: each conv's output ``[..., Co_i]``."""
+  kernel = jnp.concatenate([conv.kernel[...][0, 0] for conv in convs], axis=-1)
+  x, kernel = convs[0].promote_dtype((x, kernel), dtype=convs[0].dtype)
+  y = pointwise(x, kernel)
+  if any(conv.bias is not None for conv in convs):
+    bias = jnp.concatenate([conv.bias[...] if conv.bias is not None else jnp.zeros((conv.out_features,))
+                            for conv in convs])
+    y = y + bias.astype(y.dtype)
+  return jnp.split(y, np.cumsum([conv.out_features for conv in convs])[:-1].tolist(), axis=-1)
