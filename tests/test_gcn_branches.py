@@ -74,3 +74,36 @@ def test_branch_entries_are_one_matmul(stride, expected_dots):
   # One by one, the same branches take six products.
   jaxpr = jax.make_jaxpr(lambda s, x: _one_by_one(x, nnx.merge(graphdef, s)))(state, x)
   assert sum(eqn.primitive.name == 'dot_general' for eqn in jaxpr.jaxpr.eqns) == 6
+
+
+def _transposes_recomputing_relu(hlo: str) -> int:
+  """Fused computations of a compiled program that both transpose and apply a ReLU (``maximum``)."""
+  found, body = 0, []
+  for line in hlo.split('\n'):
+    if line.endswith('{') and not line.startswith(' '):  # a computation's header
+      body = [line]
+    elif line.startswith('}'):
+      text = '\n'.join(body)
+      found += bool(body) and body[0].startswith('%fused') and ' transpose(' in text and ' maximum(' in text
+      body = []
+    else:
+      body.append(line)
+  return found
+
+
+def test_branch_conv_kernel_gradient_copies_do_not_recompute_batchnorm_relu(monkeypatch):
+  """The ``[C, T, V, B]`` copies XLA:CPU makes of a branch's temporal-conv input for its kernel gradient read
+  the materialised ``relu(bn(.))`` (``branches.activated``), not a recomputation of it."""
+  from skeljax.models.gcn.units import ms_tcn  # pylint: disable=import-outside-toplevel
+
+  def count(materialised):
+    if not materialised:
+      monkeypatch.setattr(ms_tcn, 'activated', lambda z, bn, conv: jax.nn.relu(bn(z)))
+    unit = MultiScaleTemporalConv(16, 24, stride=1, rngs=nnx.Rngs(0))
+    unit.train()
+    graphdef, state = nnx.split(unit)
+    grads = jax.jit(jax.grad(lambda s, x: jnp.sum(jnp.sin(nnx.merge(graphdef, s)(x))), argnums=(0, 1)))
+    return _transposes_recomputing_relu(grads.lower(state, jnp.ones((4, 20, 25, 16))).compile().as_text())
+
+  assert count(True) == 0
+  assert count(False) > 0  # what XLA does without it (one copy per conv branch here)

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from skeljax.models import layers
+from skeljax.models.gcn.units.branches import activated
 from skeljax.models.gcn.units.conv import conv2d
 from skeljax.models.gcn.units.ms_tcn import max_pool_time
 from skeljax.models.gcn.units.temporal_conv import TemporalConv
@@ -32,7 +33,7 @@ class DilatedBranch(nnx.Module):
                             init='kaiming', rngs=rngs)
 
   def __call__(self, x: jax.Array) -> jax.Array:
-    return self.tcn(jax.nn.relu(self.bn(self.conv_in(x))))
+    return self.tcn(activated(self.conv_in(x), self.bn, self.tcn))
 
 
 class PoolBranch(nnx.Module):

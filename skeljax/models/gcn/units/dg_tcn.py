@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from skeljax.models import layers
-from skeljax.models.gcn.units.branches import run_branches
+from skeljax.models.gcn.units.branches import activated, run_branches
 from skeljax.models.gcn.units.conv import TimeConv, conv2d
 from skeljax.models.gcn.units.ms_tcn import DEFAULT_MS_CFG, parse_ms_cfg  # ST-GCN++'s branch grammar
 from skeljax.models.gcn.units.pool import temporal_max_pool
@@ -35,7 +35,7 @@ class ConvBranch(nnx.Module):
     return self.conv
 
   def tail(self, z: jax.Array) -> jax.Array:
-    return self.tcn(jax.nn.relu(self.bn(z)))
+    return self.tcn(activated(z, self.bn, self.tcn))
 
   def __call__(self, x: jax.Array) -> jax.Array:
     return self.tail(self.conv(x))

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from skeljax.models import layers
-from skeljax.models.gcn.units.branches import run_branches
+from skeljax.models.gcn.units.branches import activated, run_branches
 from skeljax.models.gcn.units.conv import TimeConv, conv2d
 
 DEFAULT_MS_CFG = ((3, 1), (3, 2), (3, 3), (3, 4), ('max', 3), '1x1')
@@ -72,7 +72,7 @@ class ConvBranch(nnx.Module):
     return self.conv_in
 
   def tail(self, z: jax.Array) -> jax.Array:
-    return self.conv_t(jax.nn.relu(self.bn(z)))
+    return self.conv_t(activated(z, self.bn, self.conv_t))
 
   def __call__(self, x: jax.Array) -> jax.Array:
     return self.tail(self.conv_in(x))
