@@ -72,8 +72,8 @@ def activated(z: jax.Array, bn: layers.BatchNorm, conv: nnx.Module) -> jax.Array
   """``relu(bn(z))``, the input of a branch's temporal conv ``conv``; in training read materialised.
 
   XLA:CPU otherwise fuses the BatchNorm and ReLU into the ``[C, T, V, B]`` copy it makes of the conv's input
-  for the kernel gradient, which then recomputes them in transposed order (4-5 ms a copy of a ``C / 6``-wide
-  branch at batch 8, against well under 1 ms for copying a materialised tensor). Same division by a runtime 1
+  for the kernel gradient, which then recomputes them in transposed order (ST-GCN++ at batch 8, one core: 4-5 ms
+  a copy of a ``C / 6``-wide branch, about 1 ms for copying the materialised tensor). Same division by a runtime 1
   as ``layers.unfused`` at the GCN blocks' temporal convs; train step ST-GCN++ -3.7 %, DG-STGCN -1.6 %,
   CTR-GCN -2.0 %, MS-G3D unchanged. Eval mode has no kernel gradient and keeps the fusion.
   """
