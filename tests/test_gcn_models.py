@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from hlo_text import fused_computations
 from skeljax.checkpoint.gcn_import import mmaction_key_map
 from skeljax.models import create_model
 from skeljax.models.gcn.units.aagcn_unit import STCAttention
@@ -324,15 +325,7 @@ def test_gcn_block_outputs_are_not_recomputed_in_the_backward_pass(monkeypatch):
       monkeypatch.setattr(backbone.GCNBlock, '_materialised_in_training', lambda self, y, anchor: y)
     batch, step_cfg, state = random_step_setup(dict(name='aagcn', num_classes=5), (2, 1, 2, 32, 25, 3))
     hlo = jax.jit(functools.partial(train.train_step, cfg=step_cfg)).lower(state, batch).compile().as_text()
-    found, fused, relus = [], False, 0
-    for line in hlo.split('\n'):
-      if line.endswith('{') and not line.startswith(' '):  # a computation's header
-        fused, relus = line.startswith('%fused'), 0
-      elif ' maximum(' in line:
-        relus += 1
-      elif line.startswith('}') and fused and relus > 1:
-        found.append(relus)
-    return found
+    return [relus for relus in (body.count(' maximum(') for body in fused_computations(hlo)) if relus > 1]
 
   assert not fusions_with_several_relus(True)
   assert fusions_with_several_relus(False)  # what XLA does without it (25 fusions, up to 4 ReLUs each)

@@ -10,9 +10,8 @@ per branch, and the arithmetic is the same dot products (train step: ST-GCN++ -5
 CTR-GCN's four wider branches and MS-G3D's temporal units gained nothing measurable and call their branches
 one by one; BENCHMARKS.md).
 
-A branch takes part in ``run_branches`` when it has an ``entry``, an unstrided 1x1 ``TimeConv`` of the unit's
-input, and a ``tail`` that continues from that conv's output (``branch(x) == branch.tail(branch.entry(x))``);
-a bare unstrided 1x1 ``TimeConv`` is a branch that is its own entry. Any other branch is called as it is.
+A branch takes part in ``run_branches`` when it is a ``Branch`` whose ``entry`` is an unstrided 1x1
+``TimeConv``, or is itself an unstrided 1x1 ``TimeConv``; any other branch is called as it is.
 
 ``activated`` is the branches' other shared piece: a conv branch's ``relu(bn(.))``, the input of its temporal
 conv, read materialised in training (every multi-scale unit, CTR-GCN's and MS-G3D's included).
@@ -31,8 +30,22 @@ from skeljax.models import layers
 from skeljax.models.gcn.units.conv import TimeConv, pointwise
 
 
+class Branch(nnx.Module):
+  """A branch that opens with a 1x1 conv of the unit's input (``entry``) and goes on from its output (``tail``)."""
+
+  @property
+  def entry(self) -> TimeConv:
+    raise NotImplementedError
+
+  def tail(self, z: jax.Array) -> jax.Array:
+    raise NotImplementedError
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    return self.tail(self.entry(x))
+
+
 def _entry(branch: nnx.Module) -> TimeConv | None:
-  conv = branch if isinstance(branch, TimeConv) else getattr(branch, 'entry', None)
+  conv = branch.entry if isinstance(branch, Branch) else branch if isinstance(branch, TimeConv) else None
   if conv is None or tuple(conv.kernel_size) != (1, 1) or tuple(conv.strides) != (1, 1):
     return None
   return conv
@@ -68,8 +81,8 @@ def concatenated_pointwise(x: jax.Array, convs: Sequence[TimeConv]) -> list[jax.
   return jnp.split(y, np.cumsum([conv.out_features for conv in convs])[:-1].tolist(), axis=-1)
 
 
-def activated(z: jax.Array, bn: layers.BatchNorm, conv: nnx.Module) -> jax.Array:
-  """``relu(bn(z))``, the input of a branch's temporal conv ``conv``; in training read materialised.
+def activated(z: jax.Array, bn: layers.BatchNorm) -> jax.Array:
+  """``relu(bn(z))``, the input of a branch's temporal conv; in training read materialised.
 
   XLA:CPU otherwise fuses the BatchNorm and ReLU into the ``[C, T, V, B]`` copy it makes of the conv's input
   for the kernel gradient, which then recomputes them in transposed order (ST-GCN++ at batch 8, one core: 4-5 ms
@@ -80,4 +93,4 @@ def activated(z: jax.Array, bn: layers.BatchNorm, conv: nnx.Module) -> jax.Array
   h = jax.nn.relu(bn(z))
   if bn.use_running_average:
     return h
-  return layers.unfused(h, jax.tree.leaves(nnx.state(conv, nnx.Param))[0])
+  return layers.unfused(h, bn.scale[...])

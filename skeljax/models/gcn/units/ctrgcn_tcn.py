@@ -33,7 +33,7 @@ class DilatedBranch(nnx.Module):
                             init='kaiming', rngs=rngs)
 
   def __call__(self, x: jax.Array) -> jax.Array:
-    return self.tcn(activated(self.conv_in(x), self.bn, self.tcn))
+    return self.tcn(activated(self.conv_in(x), self.bn))
 
 
 class PoolBranch(nnx.Module):

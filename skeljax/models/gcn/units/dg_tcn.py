@@ -17,12 +17,12 @@ import jax.numpy as jnp
 from flax import nnx
 
 from skeljax.models import layers
-from skeljax.models.gcn.units.branches import activated, run_branches
+from skeljax.models.gcn.units.branches import Branch, activated, run_branches
 from skeljax.models.gcn.units.conv import TimeConv, conv2d
 from skeljax.models.gcn.units.ms_tcn import DEFAULT_MS_CFG, parse_ms_cfg  # ST-GCN++'s branch grammar
 from skeljax.models.gcn.units.pool import temporal_max_pool
 
-class ConvBranch(nnx.Module):
+class ConvBranch(Branch):
   """``1x1 conv -> BN -> ReLU -> conv (k, 1)`` with stride and dilation (reference indices 0, 1, 3.conv)."""
 
   def __init__(self, c_in: int, c_branch: int, kernel_size: int, dilation: int, stride: int, *, rngs: nnx.Rngs):
@@ -35,13 +35,10 @@ class ConvBranch(nnx.Module):
     return self.conv
 
   def tail(self, z: jax.Array) -> jax.Array:
-    return self.tcn(activated(z, self.bn, self.tcn))
-
-  def __call__(self, x: jax.Array) -> jax.Array:
-    return self.tail(self.conv(x))
+    return self.tcn(activated(z, self.bn))
 
 
-class MaxBranch(nnx.Module):
+class MaxBranch(Branch):
   """``1x1 conv -> BN -> ReLU -> MaxPool(3, stride)`` (reference indices 0, 1)."""
 
   def __init__(self, c_in: int, c_branch: int, stride: int, *, rngs: nnx.Rngs):
@@ -55,9 +52,6 @@ class MaxBranch(nnx.Module):
 
   def tail(self, z: jax.Array) -> jax.Array:
     return temporal_max_pool(jax.nn.relu(self.bn(z)), stride=self.stride)
-
-  def __call__(self, x: jax.Array) -> jax.Array:
-    return self.tail(self.conv(x))
 
 
 class DGTemporalConv(nnx.Module):

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from skeljax.models import layers
-from skeljax.models.gcn.units.branches import activated, run_branches
+from skeljax.models.gcn.units.branches import Branch, activated, run_branches
 from skeljax.models.gcn.units.conv import TimeConv, conv2d
 
 DEFAULT_MS_CFG = ((3, 1), (3, 2), (3, 3), (3, 4), ('max', 3), '1x1')
@@ -58,7 +58,7 @@ def max_pool_time(x: jax.Array, *, kernel: int, stride: int, padding: int) -> ja
                                (1, stride, 1, 1), ((0, 0), (padding, padding), (0, 0), (0, 0)))
 
 
-class ConvBranch(nnx.Module):
+class ConvBranch(Branch):
   """``(k, d)`` branch: 1x1 conv -> BN -> ReLU -> (k, 1) conv, dilation d, stride s (MMAction2 ``.0/.1/.3.conv``)."""
 
   def __init__(self, c_in: int, channels: int, kernel: int, dilation: int, stride: int, *, rngs: nnx.Rngs):
@@ -72,13 +72,10 @@ class ConvBranch(nnx.Module):
     return self.conv_in
 
   def tail(self, z: jax.Array) -> jax.Array:
-    return self.conv_t(activated(z, self.bn, self.conv_t))
-
-  def __call__(self, x: jax.Array) -> jax.Array:
-    return self.tail(self.conv_in(x))
+    return self.conv_t(activated(z, self.bn))
 
 
-class MaxBranch(nnx.Module):
+class MaxBranch(Branch):
   """``('max', 3)`` branch: 1x1 conv -> BN -> ReLU -> (3, 1) max-pool with stride s, padding 1."""
 
   def __init__(self, c_in: int, channels: int, stride: int, *, rngs: nnx.Rngs):
@@ -92,9 +89,6 @@ class MaxBranch(nnx.Module):
 
   def tail(self, z: jax.Array) -> jax.Array:
     return max_pool_time(jax.nn.relu(self.bn(z)), kernel=3, stride=self.stride, padding=1)
-
-  def __call__(self, x: jax.Array) -> jax.Array:
-    return self.tail(self.conv_in(x))
 
 
 class MultiScaleTemporalConv(nnx.Module):
