@@ -20,7 +20,10 @@ from test_train import TINY_POSEC3D, random_step_setup, toy_config
 
 CASES = {
     # Dropout on: the recomputation must draw the masks the forward pass drew, or the gradients differ.
-    'aagcn': (dict(name='aagcn', num_classes=5, tcn_dropout=0.5, with_cp=False), (2, 1, 2, 32, 25, 3)),
+    # Five blocks of AAGCN's three kinds (first, identity, strided conv residual) at full width (measured 0.55x;
+    # four blocks keep too few activations for the plan to show it: 0.73x).
+    'aagcn': (dict(name='aagcn', num_classes=5, num_stages=5, inflate_stages=(3,), down_stages=(3,), tcn_dropout=0.5,
+                   with_cp=False), (2, 1, 2, 32, 25, 3)),
     # Six bottlenecks at the stem's resolution, so that their activations, not the stem's, set the plan.
     'posec3d': (dict(name='posec3d', num_classes=5,
                      backbone=dict(TINY_POSEC3D, stage_blocks=(6,), spatial_strides=(1,), temporal_strides=(1,),
@@ -130,8 +133,9 @@ def test_posec3d_downsample_recomputed_in_backward(monkeypatch):
   """The stages' widening 1x1x1 downsample convs rerun in the backward pass: the same new state as keeping
   their BN inputs, and a smaller plan."""
   from skeljax.models import slowonly
-  # The zoo's SlowOnly-R50 (three stages of 4, 6, 3 blocks) on a small volume.
-  model_cfg, shape = dict(name='posec3d', num_classes=5), (1, 1, 8, 32, 32, 17)
+  # The zoo's SlowOnly-R50 widths with one block a stage (each stage's first block has the downsample) on a
+  # small volume.
+  model_cfg, shape = dict(name='posec3d', num_classes=5, backbone=dict(stage_blocks=(1, 1, 1))), (1, 1, 8, 32, 32, 17)
   temp, recomputed, metrics = _one_step(model_cfg, shape)
   monkeypatch.setattr(slowonly, 'call_recomputed', lambda module, x: module(x))  # the downsample kept
   kept_temp, kept, kept_metrics = _one_step(model_cfg, shape)
@@ -141,5 +145,5 @@ def test_posec3d_downsample_recomputed_in_backward(monkeypatch):
     for a, b in zip(jax.tree.leaves(nnx.to_pure_dict(getattr(kept, part))),
                     jax.tree.leaves(nnx.to_pure_dict(getattr(recomputed, part))), strict=True):
       np.testing.assert_allclose(_numbers(b), _numbers(a), rtol=1e-5, atol=1e-6)
-  assert temp < 0.96 * kept_temp, (temp, kept_temp)  # measured 0.92x (the real shape: 0.95x)
+  assert temp < 0.96 * kept_temp, (temp, kept_temp)  # measured 0.87x (stages of 4, 6, 3 blocks: 0.92x)
 

@@ -163,7 +163,7 @@ def test_stgcnpp_alias_is_stgcn_with_mmaction_stgcnpp_options():
   assert unit.adaptive == 'init' and unit.PA is None and unit.down is not None  # 8 -> 16: conv + BN residual
 
 
-@pytest.mark.parametrize('name', ['stgcnpp', 'ctrgcn'])
+@pytest.mark.parametrize('name', ['stgcnpp', 'ctrgcn', 'aagcn'])
 def test_stage_arguments_and_bfloat16_step(name):
   """Stage arguments shape the network; a bf16 train step (parameters and input cast) stays in bf16: the
   learned graphs (float32 masters) must not promote activations back (design.md's dtype rule)."""
@@ -188,6 +188,7 @@ def test_stage_arguments_and_bfloat16_step(name):
     ({'name': 'stgcn', 'edition': '0.x', 'gcn_adaptive': 'init'}, '0.x STGCN has only edge importance'),
     ({'name': 'stgcn', 'edge_importance': False, 'gcn_adaptive': 'offset'}, 'edge_importance=False means'),
     ({'name': 'stgcn', 'in_channels': 64}, 'drops its first block'),
+    ({'name': 'aagcn', 'in_channels': 16, 'base_channels': 16}, 'drops its first block'),
     ({'name': 'stgcnpp', 'tcn_ms_cfg': [[3, 1], ['max', 5]]}, r"must be \('max', 3\)"),
     ({'name': 'stgcnpp', 'tcn_ms_cfg': [[4, 1], '1x1']}, 'must be odd'),
     ({'name': 'stgcnpp', 'tcn_ms_cfg': ['3x3']}, 'ms_cfg entries are'),

@@ -1,12 +1,12 @@
-"""The 10-block GCN backbone shared by ST-GCN, 0.x AGCN and 1.x AAGCN; only the graph unit differs.
+"""The GCN backbone shared by ST-GCN, 0.x AGCN and 1.x AAGCN; only the graph unit differs.
 
-Layer list (MMAction2 ``base_channels=64, inflate_stages=[5, 8], down_stages=[5, 8]``): 3->64 (no residual),
-64 x3, 64->128 /2, 128 x2, 128->256 /2, 256 x2. A block is ``ReLU(tcn(gcn(x)) + residual(x))``.
+Default layer list (MMAction2 ``base_channels=64, num_stages=10, inflate_stages=[5, 8], down_stages=[5, 8]``):
+3->64 (no residual), 64 x3, 64->128 /2, 128 x2, 128->256 /2, 256 x2. A block is ``ReLU(tcn(gcn(x)) + residual(x))``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -103,17 +103,21 @@ class GCNBlock(nnx.Module):
 
 
 class GCNBackbone(nnx.Module):
-  """Data BN + 10 GCN blocks: ``[N, M, T, V, C] -> [N * M, ceil(T / 4), V, 256]``.
+  """Data BN + ``num_stages`` GCN blocks: ``[N, M, T, V, C] -> [N * M, ceil(T / 4), V, 256]`` by default.
 
   ``gcn_unit_fn`` builds each block's graph unit; ``conv_init`` ('kaiming' or 'torch') initialises the
   temporal and residual convs. ``tcn_dropout`` applies to every block but the first, as in MMAction2.
+  ``base_channels``, ``num_stages``, ``inflate_stages`` and ``down_stages`` are MMAction2 1.x's (channels x2
+  and time /2 at those stages; 0.x fixes them at 64, 10, (5, 8), (5, 8)).
   ``with_cp`` (MMAction2 ResNet3d's name): each block's backward pass recomputes its forward pass instead of
   keeping its activations (``recompute.call_recomputed``): less memory, more compute.
   """
 
   def __init__(self, adjacency: np.ndarray, gcn_unit_fn: GcnUnitFn, *, in_channels: int = 3,
                num_person: int = 2, data_bn_type: str | None = 'VC', tcn_dropout: float = 0.0,
-               conv_init: str = 'kaiming', base_channels: int = 64, with_cp: bool = False, rngs: nnx.Rngs):
+               conv_init: str = 'kaiming', base_channels: int = 64, num_stages: int = 10,
+               inflate_stages: Sequence[int] = (5, 8), down_stages: Sequence[int] = (5, 8), with_cp: bool = False,
+               rngs: nnx.Rngs):
     adjacency = check_adjacency(adjacency)
     num_node = adjacency.shape[-1]
     self.with_cp = with_cp
@@ -122,8 +126,9 @@ class GCNBackbone(nnx.Module):
     # The configured graph, kept so a checkpoint's graph buffers can be verified against it.
     self.A = Adjacency(jnp.asarray(adjacency))
     self.data_bn = DataBN(data_bn_type, num_person, num_node, in_channels)
+    specs = stage_specs(in_channels, base_channels, num_stages, tuple(inflate_stages), tuple(down_stages))
     blocks = []
-    for i, (c_in, c_out, stride, residual_kind) in enumerate(stage_specs(in_channels, base_channels)):
+    for i, (c_in, c_out, stride, residual_kind) in enumerate(specs):
       gcn = gcn_unit_fn(c_in, c_out, adjacency, rngs)
       tcn = TemporalConv(c_out, c_out, kernel_size=9, stride=stride, dropout=tcn_dropout if i else 0.0,
                          init=conv_init, rngs=rngs)
@@ -131,7 +136,7 @@ class GCNBackbone(nnx.Module):
                   if residual_kind == 'conv' else None)
       blocks.append(GCNBlock(gcn, tcn, residual_kind, residual))
     self.blocks = nnx.List(blocks)
-    self.out_channels = stage_specs(in_channels, base_channels)[-1][1]
+    self.out_channels = specs[-1][1]
 
   def __call__(self, x: jax.Array) -> jax.Array:
     if x.ndim != 5:
