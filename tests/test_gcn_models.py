@@ -45,9 +45,9 @@ def test_parity_parameter_counts_match_fixture_manifests(parity_1x, parity_0x):
     assert n_params({**cfg, 'num_classes': 60}) == expected, name
 
 
-# AAGCN's block kinds (first, identity, strided conv residual) at full width in four blocks: its compiled train
-# step shows what the ten-block one does, in a quarter of the compile time.
-SHORT_AAGCN = dict(name='aagcn', num_classes=5, num_stages=4, inflate_stages=(3,), down_stages=(3,))
+# AAGCN's block kinds (first, identity, strided conv residual) at full width in three blocks: its compiled train
+# step shows what the ten-block one does, in a fraction of the compile time.
+SHORT_AAGCN = dict(name='aagcn', num_classes=5, num_stages=3, inflate_stages=(3,), down_stages=(3,))
 
 
 def _init_stats(stats_json: dict) -> dict[str, tuple[float, float, float, float]]:
@@ -296,44 +296,48 @@ def test_unfused_is_the_identity_forward_and_backward(dtype):
   np.testing.assert_array_equal(np.asarray(danchor), 0)
 
 
-def test_gcn_block_kernel_gradient_copies_do_not_recompute_the_unit(monkeypatch):
+def _short_aagcn_train_step_hlo() -> str:
+  """The compiled train step of ``SHORT_AAGCN`` (as the code stands, or with a test's patches applied)."""
+  import functools  # pylint: disable=g-import-not-at-top
+  from skeljax import train  # pylint: disable=g-import-not-at-top
+  from test_train import random_step_setup  # pylint: disable=g-import-not-at-top
+  batch, step_cfg, state = random_step_setup(SHORT_AAGCN, (2, 1, 2, 32, 25, 3))
+  return jax.jit(functools.partial(train.train_step, cfg=step_cfg)).lower(state, batch).compile().as_text()
+
+
+@pytest.fixture(scope='module')
+def short_aagcn_step_hlo() -> str:
+  return _short_aagcn_train_step_hlo()
+
+
+def _copies_reading_the_unit_norm(hlo: str) -> list[str]:
+  import re  # pylint: disable=g-import-not-at-top
+  return [line for line in hlo.split('\n')
+          if re.match(r'\s*%transpose[\w.]* = .* fusion\(', line) and 'gcn____bn____' in line]
+
+
+def test_gcn_block_kernel_gradient_copies_do_not_recompute_the_unit(short_aagcn_step_hlo, monkeypatch):
   """XLA:CPU's ``[C, T, N]`` copies of the temporal conv's input (for its kernel gradient) read the
   materialised gcn unit output, not a recomputation of the unit's BatchNorm / residual / ReLU chain."""
-  import functools  # pylint: disable=g-import-not-at-top
-  import re  # pylint: disable=g-import-not-at-top
-  from skeljax import train  # pylint: disable=g-import-not-at-top
   from skeljax.models import layers  # pylint: disable=g-import-not-at-top
-  from test_train import random_step_setup  # pylint: disable=g-import-not-at-top
-
-  def copies_reading_the_unit_norm(unfused):
-    if not unfused:
-      monkeypatch.setattr(layers, 'unfused', lambda x, anchor: x)
-    batch, step_cfg, state = random_step_setup(SHORT_AAGCN, (2, 1, 2, 32, 25, 3))
-    hlo = jax.jit(functools.partial(train.train_step, cfg=step_cfg)).lower(state, batch).compile().as_text()
-    return [line for line in hlo.split('\n')
-            if re.match(r'\s*%transpose[\w.]* = .* fusion\(', line) and 'gcn____bn____' in line]
-
-  assert not copies_reading_the_unit_norm(True)
-  assert copies_reading_the_unit_norm(False)  # what XLA does without it (6 such copies here)
+  assert not _copies_reading_the_unit_norm(short_aagcn_step_hlo)
+  monkeypatch.setattr(layers, 'unfused', lambda x, anchor: x)
+  # what XLA does without it (2 such copies here; 6 in the ten-block model)
+  assert _copies_reading_the_unit_norm(_short_aagcn_train_step_hlo())
 
 
-def test_gcn_block_outputs_are_not_recomputed_in_the_backward_pass(monkeypatch):
+def _fusions_with_several_relus(hlo: str) -> list[int]:
+  return [relus for relus in (body.count(' maximum(') for body in fused_computations(hlo)) if relus > 1]
+
+
+def test_gcn_block_outputs_are_not_recomputed_in_the_backward_pass(short_aagcn_step_hlo, monkeypatch):
   """In the compiled train step no fusion recomputes a chain of block outputs (several ReLUs): the backward
   pass's masks and the next blocks read each block's materialised output."""
-  import functools  # pylint: disable=g-import-not-at-top
-  from skeljax import train  # pylint: disable=g-import-not-at-top
   from skeljax.models.gcn import backbone  # pylint: disable=g-import-not-at-top
-  from test_train import random_step_setup  # pylint: disable=g-import-not-at-top
-
-  def fusions_with_several_relus(materialised):
-    if not materialised:
-      monkeypatch.setattr(backbone.GCNBlock, '_materialised_in_training', lambda self, y, anchor: y)
-    batch, step_cfg, state = random_step_setup(SHORT_AAGCN, (2, 1, 2, 32, 25, 3))
-    hlo = jax.jit(functools.partial(train.train_step, cfg=step_cfg)).lower(state, batch).compile().as_text()
-    return [relus for relus in (body.count(' maximum(') for body in fused_computations(hlo)) if relus > 1]
-
-  assert not fusions_with_several_relus(True)
-  assert fusions_with_several_relus(False)  # what XLA does without it (25 fusions, up to 4 ReLUs each)
+  assert not _fusions_with_several_relus(short_aagcn_step_hlo)
+  monkeypatch.setattr(backbone.GCNBlock, '_materialised_in_training', lambda self, y, anchor: y)
+  # what XLA does without it (4 fusions with 2 ReLUs here; 25 with up to 4 in the ten-block model)
+  assert _fusions_with_several_relus(_short_aagcn_train_step_hlo())
 
 
 @pytest.mark.parametrize('per_sample', [False, True])
