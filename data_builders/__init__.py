@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import importlib
 
+# Before any builder module imports TFDS itself: TFDS is first imported with the garbage collector paused.
+from skeljax.data import third_party  # noqa: F401  # pylint: disable=unused-import
+
 DATASETS = ('synthetic_skeleton', 'ntu60', 'ntu120', 'finegym', 'ucf101', 'hmdb51',
             'babel', 'kinetics400', 'nwucla', 'custom_skeleton')
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import collections
+import json
+import pathlib
+import subprocess
+import sys
+import textwrap
 
-import grain
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
 from data_builders import build as build_lib
 from skeljax.data import loader, sources
+from skeljax.data.third_party import grain
 
 
 class ToySource:
@@ -168,3 +173,41 @@ def test_loads_a_built_tfds_dataset(tmp_path):
   assert sorted(_labels(batches)) == sorted(source[i]['label'] for i in range(5))
   assert isinstance(loader.make_dataset(source, first_frames, global_batch_size=2, process_index=0,
                                         process_count=1), grain.IterDataset)
+
+
+def test_no_lazy_import_window_of_tfds_or_grain_runs_with_the_garbage_collector_on(tmp_path):
+  """TFDS and grain import under etils' lazy-import hook, where a collection would run a multiprocessing
+  finaliser that fails (``skeljax.data.third_party``). In a fresh interpreter, every entry into the hook while
+  skeljax imports them, builds a dataset, opens it and batches it, finds the collector paused."""
+  script = textwrap.dedent(f"""
+      import contextlib, gc, json, sys
+      from etils import epy
+      entries, original = [], epy.lazy_imports
+
+      @contextlib.contextmanager
+      def recording(*args, **kwargs):
+        entries.append((gc.isenabled(), sys._getframe(2).f_code.co_filename))
+        with original(*args, **kwargs):
+          yield
+
+      epy.lazy_imports = recording
+      from data_builders import build as build_lib
+      from skeljax.data import loader, sources
+      overrides = {{'num_train': 3, 'num_val': 2, 'num_test': 0, 'max_frames': 52}}
+      builder = build_lib.build('synthetic_skeleton/ntu25_3d', data_dir={str(tmp_path)!r}, config_overrides=overrides)
+      source = sources.open_source('synthetic_skeleton/' + builder.builder_config.name, 'val', data_dir={str(tmp_path)!r})
+      pipeline = lambda results, rng: {{'label': results['label']}}
+      list(loader.make_dataset(source, pipeline, global_batch_size=2, shuffle=False, num_epochs=1,
+                               drop_remainder=False, process_index=0, process_count=1))
+      print(json.dumps(entries))
+      """)
+  repo = pathlib.Path(__file__).resolve().parents[1]
+  done = subprocess.run([sys.executable, '-c', script], cwd=repo, capture_output=True, text=True, timeout=300,
+                        check=False)
+  assert done.returncode == 0, done.stderr[-3000:]
+  entries = json.loads(done.stdout.strip().splitlines()[-1])
+  windows = {file.split('site-packages/')[-1] for _, file in entries}
+  # TFDS's own import, the metadata module it imports on first use, grain's parquet source.
+  assert any('tensorflow_datasets/core/dataset_metadata' in w for w in windows), windows
+  assert any(w.startswith('grain/') for w in windows), windows
+  assert [w for enabled, w in entries if enabled] == []

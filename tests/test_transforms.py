@@ -3,13 +3,13 @@ per-element rng), option branches, errors, and the pipeline registry."""
 
 import pickle
 
-import grain
 import numpy as np
 import pytest
 
 from skeljax.data import transforms as T
 from skeljax.data.annotations import safe_load_pickle
 from skeljax.data.pipeline import Compose, build_pipeline, known_transforms
+from skeljax.data.third_party import grain
 from skeljax.data.transforms_common import TransformError
 
 

@@ -22,9 +22,10 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import grain
 import jax
 import numpy as np
+
+from skeljax.data.third_party import grain
 
 Pipeline = Callable[[dict, np.random.Generator], dict]
 

@@ -24,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import tensorflow_datasets as tfds
+
+from skeljax.data.third_party import tfds
 
 _NO_IMAGE_SHAPE = (0, 0)
 
