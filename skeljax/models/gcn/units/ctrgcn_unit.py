@@ -18,6 +18,7 @@ import numpy as np
 from flax import nnx
 
 from skeljax.models import layers
+from skeljax.models.gcn.units import channel_graph
 from skeljax.models.gcn.units.agcn_unit import Down
 from skeljax.models.gcn.units.conv import conv2d
 
@@ -32,13 +33,25 @@ class CTRGC(nnx.Module):
     self.conv3 = conv2d(c_in, c_out, init='kaiming', rngs=rngs)
     self.conv4 = conv2d(rel, c_out, init='kaiming', rngs=rngs)
 
-  def __call__(self, x: jax.Array, adjacency: jax.Array, alpha: jax.Array) -> jax.Array:
+  def graph(self, x: jax.Array, adjacency: jax.Array, alpha: jax.Array) -> jax.Array:
+    """The refined graph of every sample and channel: ``[B, U, V, Co]``."""
     # conv1/conv2 are 1x1 (affine per joint), so they commute with the mean over T: apply them to the mean.
     x_mean = x.mean(axis=1, keepdims=True)  # [B, 1, V, Ci]
     x1, x2 = self.conv1(x_mean)[:, 0], self.conv2(x_mean)[:, 0]  # [B, V, R]
     relation = jnp.tanh(x1[:, :, None, :] - x2[:, None, :, :])  # [B, U, V, R]
-    graph = self.conv4(relation) * alpha + adjacency[None, :, :, None]  # [B, U, V, Co]
-    return jnp.einsum('buvc,btuc->btvc', graph, self.conv3(x))
+    return self.conv4(relation) * alpha + adjacency[None, :, :, None]
+
+  def __call__(self, x: jax.Array, adjacency: jax.Array, alpha: jax.Array) -> jax.Array:
+    return jnp.einsum('buvc,btuc->btvc', self.graph(x, adjacency, alpha), self.conv3(x))
+
+  def channel_first(self, x: jax.Array, adjacency: jax.Array, alpha: jax.Array) -> jax.Array:
+    """The same values channel-first, ``[B, Co, T, V]``, in the ops ``units.channel_graph`` gives for training."""
+    b, t, v, _ = x.shape
+    kernel, bias = self.conv3.kernel[...][0, 0], self.conv3.bias[...]
+    x, kernel, bias = self.conv3.promote_dtype((x, kernel, bias), dtype=self.conv3.dtype)
+    x3 = channel_graph.pointwise_channel_first(x.reshape(b, t * v, -1), kernel).reshape(b, -1, t, v)
+    graph = self.graph(x, adjacency, alpha).astype(x3.dtype).transpose(0, 3, 1, 2)  # [B, Co, U, V]
+    return channel_graph.aggregate_per_channel(x3 + bias[:, None, None], graph)
 
 
 class CTRGCNUnit(nnx.Module):
@@ -55,6 +68,9 @@ class CTRGCNUnit(nnx.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     # Parameters are float32 masters: follow x's dtype so a bfloat16 step stays in bfloat16.
     adjacency, alpha = self.A[...].astype(x.dtype), self.alpha[...][0].astype(x.dtype)
-    y = sum(conv(x, adjacency[k], alpha) for k, conv in enumerate(self.convs))
+    if self.bn.use_running_average:
+      y = sum(conv(x, adjacency[k], alpha) for k, conv in enumerate(self.convs))
+    else:  # training: the subsets summed channel-first, one transpose (``units.channel_graph``)
+      y = sum(conv.channel_first(x, adjacency[k], alpha) for k, conv in enumerate(self.convs)).transpose(0, 2, 3, 1)
     residual = self.down(x) if self.down is not None else x
     return jax.nn.relu(self.bn(y) + residual)
