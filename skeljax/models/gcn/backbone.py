@@ -20,6 +20,8 @@ from skeljax.models.gcn.units.temporal_conv import TemporalConv
 
 # (c_in, c_out, adjacency, rngs) -> module mapping [B, T, V, c_in] -> [B, T, V, c_out]
 GcnUnitFn = Callable[[int, int, np.ndarray, nnx.Rngs], nnx.Module]
+# (c_in, c_out, stride, dropout, rngs) -> module mapping [B, T, V, c_in] -> [B, ceil(T / stride), V, c_out]
+TcnUnitFn = Callable[[int, int, int, float, nnx.Rngs], nnx.Module]
 
 DATA_BN_TYPES = ('VC', 'MVC', None)
 
@@ -105,19 +107,26 @@ class GCNBlock(nnx.Module):
 class GCNBackbone(nnx.Module):
   """Data BN + ``num_stages`` GCN blocks: ``[N, M, T, V, C] -> [N * M, ceil(T / 4), V, 256]`` by default.
 
-  ``gcn_unit_fn`` builds each block's graph unit; ``conv_init`` ('kaiming' or 'torch') initialises the
-  temporal and residual convs. ``tcn_dropout`` applies to every block but the first, as in MMAction2.
+  ``gcn_unit_fn`` builds each block's graph unit; ``tcn_unit_fn(c_in, c_out, stride, dropout, rngs)`` its
+  temporal unit (default MMAction2's ``unit_tcn``, a 9-frame conv + BN; ST-GCN's ``tcn_type='mstcn'``, CTR-GCN's
+  MSTCN), ``tcn_dropout`` for every block but the first, as in MMAction2. A block whose shape changes has a
+  strided 1x1 conv + BN residual (``unit_tcn(kernel_size=1)``). ``conv_init`` ('kaiming' or 'torch')
+  initialises the default temporal convs and the residual convs.
   ``base_channels``, ``num_stages``, ``inflate_stages`` and ``down_stages`` are MMAction2 1.x's (channels x2
   and time /2 at those stages; 0.x fixes them at 64, 10, (5, 8), (5, 8)).
   ``with_cp`` (MMAction2 ResNet3d's name): each block's backward pass recomputes its forward pass instead of
   keeping its activations (``recompute.call_recomputed``): less memory, more compute.
   """
 
-  def __init__(self, adjacency: np.ndarray, gcn_unit_fn: GcnUnitFn, *, in_channels: int = 3,
-               num_person: int = 2, data_bn_type: str | None = 'VC', tcn_dropout: float = 0.0,
+  def __init__(self, adjacency: np.ndarray, gcn_unit_fn: GcnUnitFn, *, tcn_unit_fn: TcnUnitFn | None = None,
+               in_channels: int = 3, num_person: int = 2, data_bn_type: str | None = 'VC', tcn_dropout: float = 0.0,
                conv_init: str = 'kaiming', base_channels: int = 64, num_stages: int = 10,
                inflate_stages: Sequence[int] = (5, 8), down_stages: Sequence[int] = (5, 8), with_cp: bool = False,
                rngs: nnx.Rngs):
+    if tcn_unit_fn is None:
+      def tcn_unit_fn(c_in, c_out, stride, dropout, unit_rngs):
+        return TemporalConv(c_in, c_out, kernel_size=9, stride=stride, dropout=dropout, init=conv_init,
+                            rngs=unit_rngs)
     adjacency = check_adjacency(adjacency)
     num_node = adjacency.shape[-1]
     self.with_cp = with_cp
@@ -130,8 +139,7 @@ class GCNBackbone(nnx.Module):
     blocks = []
     for i, (c_in, c_out, stride, residual_kind) in enumerate(specs):
       gcn = gcn_unit_fn(c_in, c_out, adjacency, rngs)
-      tcn = TemporalConv(c_out, c_out, kernel_size=9, stride=stride, dropout=tcn_dropout if i else 0.0,
-                         init=conv_init, rngs=rngs)
+      tcn = tcn_unit_fn(c_out, c_out, stride, tcn_dropout if i else 0.0, rngs)
       residual = (TemporalConv(c_in, c_out, kernel_size=1, stride=stride, init=conv_init, rngs=rngs)
                   if residual_kind == 'conv' else None)
       blocks.append(GCNBlock(gcn, tcn, residual_kind, residual))

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 
 from flax import nnx
 
+from skeljax.models.gcn.backbone import GCNBackbone
 from skeljax.models.gcn.head import GCNHead
 from skeljax.models.gcn.recognizer import GCNRecognizer, build_graph, check_edition
-from skeljax.models.gcn.stgcn import GCNBackboneWithTCN
 from skeljax.models.gcn.units.ctrgcn_tcn import CTRGCNTemporalConv
 from skeljax.models.gcn.units.ctrgcn_unit import CTRGCNUnit
 
@@ -48,9 +48,8 @@ class CTRGCNRecognizer(GCNRecognizer):
       return CTRGCNTemporalConv(c_in, c_out, kernel_size=kernel_size, stride=stride, dilations=dilations,
                                 dropout=dropout, rngs=unit_rngs)
 
-    self.backbone = GCNBackboneWithTCN(adjacency, gcn_unit, tcn_unit, in_channels=in_channels,
-                                       num_person=num_person, data_bn_type='MVC', tcn_dropout=tcn_dropout,
-                                       base_channels=base_channels, num_stages=num_stages,
-                                       inflate_stages=inflate_stages, down_stages=down_stages, with_cp=with_cp,
-                                       rngs=rngs)
+    self.backbone = GCNBackbone(adjacency, gcn_unit, tcn_unit_fn=tcn_unit, in_channels=in_channels,
+                                num_person=num_person, data_bn_type='MVC', tcn_dropout=tcn_dropout,
+                                conv_init='kaiming', base_channels=base_channels, num_stages=num_stages,
+                                inflate_stages=inflate_stages, down_stages=down_stages, with_cp=with_cp, rngs=rngs)
     self.cls_head = GCNHead(self.backbone.out_channels, num_classes, dropout=head_dropout, rngs=rngs)

@@ -52,7 +52,7 @@ class DGSTGCNBackbone(nnx.Module):
   """Data BN + DG blocks: ``[N, M, T, V, C] -> [N * M, ceil(T / 4), V, 4 * base_channels]`` by default.
 
   ``num_stages`` blocks; a block in ``inflate_stages`` doubles the channels, one in ``down_stages`` halves time
-  (PySKL's arguments; ``ch_ratio`` 2). Not ``stgcn.GCNBackboneWithTCN``: PySKL leaves the residual convs at
+  (PySKL's arguments; ``ch_ratio`` 2). Not ``backbone.GCNBackbone``: PySKL leaves the residual convs at
   PyTorch's default init (MMAction2's STGCN Kaiming-inits them), and there is no fixed graph to keep.
   ``with_cp``: each block's backward pass recomputes its activations (``recompute.call_recomputed``).
   """

@@ -13,63 +13,21 @@ keep MMAction2's names and values (``skeljax.models.gcn.units.graph_conv``, ``un
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-import jax.numpy as jnp
-import numpy as np
 from flax import nnx
 
-from skeljax.models.gcn.backbone import DataBN, GCNBackbone, GCNBlock, stage_specs
+from skeljax.models.gcn.backbone import GCNBackbone
 from skeljax.models.gcn.head import GCNHead
 from skeljax.models.gcn.recognizer import GCNRecognizer, build_graph, check_edition
-from skeljax.models.gcn.units.conv import Adjacency, check_adjacency
 from skeljax.models.gcn.units.graph_conv import GraphConv
 from skeljax.models.gcn.units.ms_tcn import DEFAULT_MS_CFG, MultiScaleTemporalConv
-from skeljax.models.gcn.units.temporal_conv import TemporalConv
 
 DEFAULT_GRAPHS = {
     '1.x': {'layout': 'nturgb+d', 'strategy': 'stgcn_spatial'},
     '0.x': {'layout': 'ntu-rgb+d', 'strategy': 'stgcn_spatial'},
 }
 TCN_TYPES = ('unit_tcn', 'mstcn')
-
-# (c_in, c_out, stride, dropout, rngs) -> module mapping [B, T, V, c_in] -> [B, ceil(T / stride), V, c_out]
-TcnUnitFn = Callable[[int, int, int, float, nnx.Rngs], nnx.Module]
-
-
-class GCNBackboneWithTCN(GCNBackbone):
-  """``GCNBackbone`` whose temporal unit is given too (MMAction2 ``STGCN(tcn_type=...)``, CTR-GCN's MSTCN).
-
-  Same layout, state names and call as ``GCNBackbone``: data BN, then ``num_stages`` blocks ``ReLU(tcn(gcn(x))
-  + residual(x))`` (MMAction2's ``base_channels`` / ``inflate_stages`` / ``down_stages``: channels x2 and time
-  /2 at those stages); ``tcn_unit_fn(c_in, c_out, stride, dropout, rngs)`` builds each block's temporal unit
-  (``tcn_dropout`` for every block but the first, as in MMAction2), and the residual of a block whose shape
-  changes stays a strided 1x1 conv + BN, Kaiming-initialised (``unit_tcn(kernel_size=1)``). Built in the
-  same order as ``GCNBackbone``, so with ``unit_tcn`` it draws the same initial values. ``with_cp`` as there.
-  """
-
-  def __init__(self, adjacency: np.ndarray, gcn_unit_fn, tcn_unit_fn: TcnUnitFn, *, in_channels: int = 3,
-               num_person: int = 2, data_bn_type: str | None = 'VC', tcn_dropout: float = 0.0,
-               base_channels: int = 64, num_stages: int = 10, inflate_stages: Sequence[int] = (5, 8),
-               down_stages: Sequence[int] = (5, 8), with_cp: bool = False, rngs: nnx.Rngs):
-    adjacency = check_adjacency(adjacency)
-    self.num_node = adjacency.shape[-1]
-    self.with_cp = with_cp
-    self.in_channels = in_channels
-    # The configured graph, kept so a checkpoint's graph buffers can be verified against it.
-    self.A = Adjacency(jnp.asarray(adjacency))
-    self.data_bn = DataBN(data_bn_type, num_person, self.num_node, in_channels)
-    specs = stage_specs(in_channels, base_channels, num_stages, tuple(inflate_stages), tuple(down_stages))
-    blocks = []
-    for i, (c_in, c_out, stride, residual_kind) in enumerate(specs):
-      gcn = gcn_unit_fn(c_in, c_out, adjacency, rngs)
-      tcn = tcn_unit_fn(c_out, c_out, stride, tcn_dropout if i else 0.0, rngs)
-      residual = (TemporalConv(c_in, c_out, kernel_size=1, stride=stride, init='kaiming', rngs=rngs)
-                  if residual_kind == 'conv' else None)
-      blocks.append(GCNBlock(gcn, tcn, residual_kind, residual))
-    self.blocks = nnx.List(blocks)
-    self.out_channels = specs[-1][1]
-
 
 def _check_options(edition: str, adaptive, conv_pos: str, with_res: bool, tcn_type: str, tcn_ms_cfg) -> None:
   if tcn_type not in TCN_TYPES:
@@ -115,21 +73,17 @@ class STGCNRecognizer(GCNRecognizer):
       return GraphConv(c_in, c_out, a, adaptive=gcn_adaptive, conv_pos=gcn_conv_pos, with_res=gcn_with_res,
                        init=gcn_init, rngs=unit_rngs)
 
-    if tcn_type == 'unit_tcn':
-      def tcn_unit(c_in, c_out, stride, dropout, unit_rngs):
-        return TemporalConv(c_in, c_out, kernel_size=9, stride=stride, dropout=dropout, init='kaiming',
-                            rngs=unit_rngs)
-    else:
+    tcn_unit = None  # 'unit_tcn': the backbone's own temporal conv (Kaiming-initialised)
+    if tcn_type == 'mstcn':
       ms_cfg = DEFAULT_MS_CFG if tcn_ms_cfg is None else tcn_ms_cfg
 
       def tcn_unit(c_in, c_out, stride, dropout, unit_rngs):
         return MultiScaleTemporalConv(c_in, c_out, stride=stride, dropout=dropout, ms_cfg=ms_cfg, rngs=unit_rngs)
 
-    self.backbone = GCNBackboneWithTCN(adjacency, gcn_unit, tcn_unit, in_channels=in_channels,
-                                       num_person=num_person, data_bn_type=data_bn_type, tcn_dropout=tcn_dropout,
-                                       base_channels=base_channels, num_stages=num_stages,
-                                       inflate_stages=inflate_stages, down_stages=down_stages, with_cp=with_cp,
-                                       rngs=rngs)
+    self.backbone = GCNBackbone(adjacency, gcn_unit, tcn_unit_fn=tcn_unit, in_channels=in_channels,
+                                num_person=num_person, data_bn_type=data_bn_type, tcn_dropout=tcn_dropout,
+                                conv_init='kaiming', base_channels=base_channels, num_stages=num_stages,
+                                inflate_stages=inflate_stages, down_stages=down_stages, with_cp=with_cp, rngs=rngs)
     head = head or ('stgcn0x' if edition == '0.x' else 'gcn')
     self.cls_head = GCNHead(self.backbone.out_channels, num_classes, dropout=head_dropout, head_type=head,
                             rngs=rngs)
