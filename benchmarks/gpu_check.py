@@ -51,6 +51,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from skeljax import runtime  # no JAX at import: the driver starts none
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 MARK = 'GPU_CHECK '  # a worker's protocol lines: MARK + one JSON object
 TORCH_PYTHON_ENV = 'SKELJAX_TORCH_PYTHON'
@@ -67,8 +69,6 @@ DTYPES = ('bfloat16', 'float32')  # within a batch, the smaller footprint first
 # The PyTorch side's share of a model's time slice, kept back from the JAX worker.
 TORCH_SHARE, TORCH_MIN_S = 0.25, 25.0
 SMOKE = dict(batch=2, steps=2, warmup=1, budget_s=300.0)
-# The smoke run checks the script, not speed: XLA:CPU's backend optimisations off halve its compile time.
-SMOKE_XLA_FLAGS = '--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true'
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -363,7 +363,8 @@ def measure_model(model: str, configs, *, model_end: float, torch_py: str | None
   common = ['--steps', str(steps), '--warmup', str(warmup)] + (['--smoke'] if smoke else [])
   env = dict(os.environ)
   if smoke:
-    env['XLA_FLAGS'] = f'{env.get("XLA_FLAGS", "")} {SMOKE_XLA_FLAGS}'.strip()
+    # The smoke run checks the script, not speed: LLVM's backend optimisations off halve its compile time.
+    env['XLA_FLAGS'] = f'{env.get("XLA_FLAGS", "")} {runtime.FAST_COMPILE_XLA_FLAGS}'.strip()
   jax_run = Worker([sys.executable, '-m', 'benchmarks.gpu_check', '--jax_worker', '--models', model, '--configs',
                     ','.join(f'{b}:{d}' for b, d in configs), '--deadline', str(jax_deadline)] + common,
                    log, env).run(jax_deadline)

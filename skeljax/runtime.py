@@ -61,6 +61,10 @@ def run_cpu_steps_inline() -> None:
 # 1-D convs).
 YNN_FUSION_TYPES = 'individual_dot,reduce'
 _YNN_FLAG = '--xla_cpu_experimental_ynn_fusion_type'
+# For runs that check behaviour, not speed (the test suite, gpu_check's CPU smoke mode): LLVM's backend
+# optimisations off. XLA's HLO passes, fusions, buffer assignment and library kernels stay as they are; only the
+# machine code of fused loops is less optimised, and compiling takes a third less CPU time or more.
+FAST_COMPILE_XLA_FLAGS = '--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true'
 
 
 def set_cpu_compiler_options() -> None:

@@ -28,14 +28,13 @@ if str(REPO) not in sys.path:
 # The tests compile as the commands do (XLA:CPU's own convolutions); set before any test creates JAX's backends.
 from skeljax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
 runtime.set_cpu_compiler_options()
-# ...except for LLVM's backend optimisations, off unless SKELJAX_TEST_FULL_OPT=1. XLA's HLO passes, fusion
-# decisions, buffer assignment and library kernels (YNNPACK, Eigen) are the commands'; only the machine code of
-# fused loops is less optimised. Compiling is most of the suite's time: a third less CPU time with them off
-# (tests/test_recompute.py's AAGCN case: 46 -> 30 s). Subprocesses the tests start inherit the flags.
-TEST_XLA_FLAGS = '--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true'
+# ...except for LLVM's backend optimisations, off unless SKELJAX_TEST_FULL_OPT=1 (``runtime.FAST_COMPILE_XLA_FLAGS``:
+# XLA's HLO passes, fusion decisions, buffer assignment and library kernels stay the commands'). Compiling is most
+# of the suite's time: a third less CPU time with them off (tests/test_recompute.py's AAGCN case: 46 -> 30 s).
+# Subprocesses the tests start inherit the flags.
 if os.environ.get('SKELJAX_TEST_FULL_OPT', '') in ('', '0') and 'xla_backend_optimization_level' not in os.environ.get(
     'XLA_FLAGS', ''):
-  os.environ['XLA_FLAGS'] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
+  os.environ['XLA_FLAGS'] = f"{os.environ.get('XLA_FLAGS', '')} {runtime.FAST_COMPILE_XLA_FLAGS}".strip()
 
 
 class FixtureDir:
