@@ -241,8 +241,9 @@ def test_batchnorm_bfloat16_input_keeps_float32_statistics():
     ((9, 1), 1, 1, 8), ((9, 1), 1, 1, 3), ((9, 1), 2, 1, 8), ((9, 1), 2, 1, 4), ((3, 1), 1, 4, 6)])
 @pytest.mark.parametrize('eval_mode', [False, True])
 def test_time_conv_equals_nnx_conv_with_gradients(kernel, stride, dilation, frames, eval_mode):
-  """``units.conv.TimeConv`` only lowers differently from ``nnx.Conv``: same outputs and gradients, in
-  training (a ``(k, 1)`` conv on ``[B, T, V, C]``) and in eval mode (a 1-D conv over ``[B * V, T, C]``)."""
+  """``units.conv.TimeConv`` only lowers differently from ``nnx.Conv`` (a temporal kernel as a ``(k, 1)`` conv on
+  ``[B, T, V, C]``, polyphase when strided; a 1x1 conv as a matmul): same outputs and gradients, in training and
+  in eval mode."""
   from skeljax.models.gcn.units import conv as gcn_units  # pylint: disable=import-outside-toplevel
   conv = gcn_units.conv2d(8, 16, kernel=kernel, stride=stride, dilation=dilation, rngs=nnx.Rngs(0))
   if eval_mode:
@@ -250,7 +251,7 @@ def test_time_conv_equals_nnx_conv_with_gradients(kernel, stride, dilation, fram
   x = jax.random.normal(jax.random.key(1), (2, frames, 5, 8))
   conv_ranks = {eqn.invars[0].aval.ndim for eqn in jax.make_jaxpr(conv)(x).eqns
                 if eqn.primitive.name == 'conv_general_dilated'}
-  assert conv_ranks == (set() if kernel[0] == 1 else {3} if eval_mode else {4})
+  assert conv_ranks == (set() if kernel[0] == 1 else {4})
   graphdef, state = nnx.split(conv)
 
   def loss(call):
@@ -338,6 +339,44 @@ def test_gcn_block_outputs_are_not_recomputed_in_the_backward_pass(short_aagcn_s
   monkeypatch.setattr(backbone.GCNBlock, '_materialised_in_training', lambda self, y, anchor: y)
   # what XLA does without it (4 fusions with 2 ReLUs here; 25 with up to 4 in the ten-block model)
   assert _fusions_with_several_relus(_short_aagcn_train_step_hlo())
+
+
+def _short_eval_step_hlo(model_cfg: dict) -> str:
+  """The compiled eval step of a short GCN recognizer on a 32-frame clip."""
+  import functools  # pylint: disable=g-import-not-at-top
+  from skeljax import train  # pylint: disable=g-import-not-at-top
+  from test_train import random_step_setup, toy_config  # pylint: disable=g-import-not-at-top
+  batch, _, state = random_step_setup(model_cfg, (2, 1, 2, 32, 25, 3))
+  step_cfg = train.make_step_config(toy_config(model=model_cfg, global_batch_size=2), steps_per_epoch=1,
+                                    eval_mode=True)
+  return jax.jit(functools.partial(train.eval_step, cfg=step_cfg)).lower(state, batch).compile().as_text()
+
+
+def _reductions_with_convolutions(hlo: str) -> list[str]:
+  return [body for body in fused_computations(hlo) if ' reduce(' in body and ' convolution(' in body]
+
+
+def test_eval_pooling_reads_the_materialised_backbone_output(monkeypatch):
+  """In the compiled eval step the head's mean over (T, V) reads the backbone's output, not a fusion that
+  recomputes the last block's temporal convolution and ReLU inside YNNPACK's reduction."""
+  from skeljax.models.gcn import head  # pylint: disable=g-import-not-at-top
+  model_cfg = dict(name='stgcn', num_classes=5, num_stages=3, inflate_stages=(3,), down_stages=(3,))
+  assert not _reductions_with_convolutions(_short_eval_step_hlo(model_cfg))
+  monkeypatch.setattr(head.GCNHead, '_materialised_in_eval', lambda self, x: x)
+  assert _reductions_with_convolutions(_short_eval_step_hlo(model_cfg))  # what XLA does without it
+
+
+def test_eval_pooling_is_the_mean_and_keeps_a_non_finite_sample_to_itself():
+  """The eval-mode head pools exactly as the plain mean, and one sample's non-finite value does not reach
+  the others through the materialising division."""
+  from skeljax.models.gcn.head import GCNHead  # pylint: disable=g-import-not-at-top
+  gcn_head = GCNHead(8, 3, rngs=nnx.Rngs(0))
+  gcn_head.eval()
+  x = jax.random.normal(jax.random.key(0), (4, 6, 5, 8)) * 1e3
+  expected = jnp.mean(x, axis=(1, 2)).reshape(2, 2, 8).mean(axis=1)
+  np.testing.assert_array_equal(np.asarray(jax.jit(gcn_head.pool, static_argnums=1)(x, 2)), np.asarray(expected))
+  pooled = gcn_head.pool(x.at[0, 0, 0, 0].set(jnp.inf), 1)
+  assert not np.isfinite(np.asarray(pooled[0])).all() and np.isfinite(np.asarray(pooled[1:])).all()
 
 
 @pytest.mark.parametrize('per_sample', [False, True])

@@ -50,25 +50,18 @@ def conv_branch_init(num_branches: int) -> nnx.Initializer:
 
 class TimeConv(nnx.Conv):
   """``nnx.Conv`` with a ``(kT, 1)`` kernel over (T, V) and a stride in time only, computed in the forms that
-  XLA:CPU runs fast: an unstrided 1x1 conv as a matmul, a temporal kernel as a convolution over time alone
-  (polyphase when strided, ``temporal_conv1d``): in training on ``[B, T, V, C]`` as it is, in eval mode over
-  ``[B * V, T, C]``.
+  XLA:CPU runs fast: an unstrided 1x1 conv as a matmul, a strided one as a subsample and a matmul, a temporal
+  kernel as a ``(k, 1)`` convolution on ``[B, T, V, C]`` as it is (polyphase when strided, ``temporal_conv1d``).
 
   Same parameters (``kernel [kT, 1, Ci, Co]``, ``bias``) and the same arithmetic as ``nnx.Conv``; only the
   lowering differs. Hand-written because XLA:CPU's gradients of the direct forms were slow (measured on 2
   cores: a (9, 1) conv's gradient 1.0 s vs 0.1 s transposed, with the convolutions in YNNPACK, before
   ``runtime.set_cpu_compiler_options``; a 1x1 conv's 143 ms vs 40 ms as a matmul). With XLA's own
-  convolution kernels the ``(9, 1)`` form on ``[B, T, V, C]`` trains faster than the transposed 1-D form
-  (no transposes around it, no ``[C, T, N]`` copies for its kernel gradient: AAGCN train step -2.3 %,
-  ST-GCN -3.4 %), while a forward-only program runs the transposed form as fast or faster (its transposes fuse
-  into the BatchNorm passes around the conv; ST-GCN eval +4-6 % in the direct form). On GPU, XLA's layout
-  assignment should absorb the transposes (not yet measured there: BENCHMARKS.md).
+  convolution kernels the ``(9, 1)`` form on ``[B, T, V, C]`` is the fastest in training and in eval alike, with
+  no transposes around it: against a 1-D conv over ``[B * V, T, C]``, AAGCN's train step -2.3 % and ST-GCN's
+  -3.4 %, their eval steps -5 to -6 % and -2 to -4 % (once ``GCNHead`` reads its input materialised in eval). On
+  GPU, XLA's layout assignment should make the forms equal (not yet measured there: BENCHMARKS.md).
   """
-
-  def __init__(self, *args, **kwargs):
-    super().__init__(*args, **kwargs)
-    # Set by ``model.eval()`` as on BatchNorm: picks the lowering above, never the arithmetic.
-    self.use_running_average = False
 
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.kernel[...]
@@ -83,13 +76,8 @@ class TimeConv(nnx.Conv):
       t_out = (x.shape[1] - 1) // stride + 1
       x = jax.lax.slice_in_dim(x, 0, stride * (t_out - 1) + 1, stride, axis=1)
       y = pointwise(x, kernel[0, 0])
-    elif not self.use_running_average:
-      y = temporal_conv1d(x, kernel[:, 0], stride, tuple(self.padding[0]), dilation)
     else:
-      b, _, v, c = x.shape
-      x1 = x.transpose(0, 2, 1, 3).reshape(b * v, x.shape[1], c)
-      y1 = temporal_conv1d(x1, kernel[:, 0], stride, tuple(self.padding[0]), dilation)
-      y = y1.reshape(b, v, y1.shape[1], y1.shape[2]).transpose(0, 2, 1, 3)
+      y = temporal_conv1d(x, kernel[:, 0], stride, tuple(self.padding[0]), dilation)
     return y if self.bias is None else y + self.bias[...].astype(y.dtype)
 
 
