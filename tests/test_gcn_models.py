@@ -275,13 +275,11 @@ def test_short_sequences_keep_the_direct_convolution_form(frames):
   """
   from skeljax.models.gcn.units import conv as gcn_units  # pylint: disable=import-outside-toplevel
   kernel = jax.random.normal(jax.random.key(2), (9, 16, 16))
-  for shape in ((4, frames, 16), (4, frames, 3, 16)):  # [N, T, C] (eval mode) and [B, T, V, C] (training)
-    x = jax.random.normal(jax.random.key(1), shape)
-    for stride in (1, 2):
-      grads = jax.jit(jax.grad(lambda x, k: gcn_units.temporal_conv1d(x, k, stride, (4, 4)).sum(),
-                               argnums=(0, 1)))
-      hlo = grads.lower(x, kernel).compile().as_text()
-      assert ' convolution(' in hlo and 'rhs_reversal' not in hlo, (stride, shape)
+  x = jax.random.normal(jax.random.key(1), (4, frames, 3, 16))
+  for stride in (1, 2):
+    grads = jax.jit(jax.grad(lambda x, k: gcn_units.temporal_conv1d(x, k, stride, (4, 4)).sum(), argnums=(0, 1)))
+    hlo = grads.lower(x, kernel).compile().as_text()
+    assert ' convolution(' in hlo and 'rhs_reversal' not in hlo, stride
 
 
 @pytest.mark.parametrize('dtype', [jnp.float32, jnp.bfloat16])
@@ -479,7 +477,7 @@ def test_strided_temporal_conv_copies_read_materialised_phases(monkeypatch):
   import types  # pylint: disable=g-import-not-at-top
   from skeljax.models import layers  # pylint: disable=g-import-not-at-top
   from skeljax.models.gcn.units import conv as gcn_units  # pylint: disable=import-outside-toplevel
-  x = jax.random.normal(jax.random.key(1), (64, 20, 32))
+  x = jax.random.normal(jax.random.key(1), (16, 20, 4, 32))
   kernel = jax.random.normal(jax.random.key(2), (9, 32, 32))
 
   def strided_copies(materialised):
@@ -491,8 +489,8 @@ def test_strided_temporal_conv_copies_read_materialised_phases(monkeypatch):
     monkeypatch.setattr(gcn_units, 'layers', layers)
     fused = dict(re.findall(r'\n%?([\w.\-]+) \([^\n]*\{\n(.*?)\n\}', hlo, re.S))
     calls = re.findall(r'%transpose[\w.]* = \S+ fusion\([^\n]*calls=%([\w.\-]+)', hlo)
-    # a slice every second frame of the padded [N, T, C] input (the kernel's taps are sliced too: not those)
-    return [c for c in calls if re.search(r'slice=\{\[0:64:1\], \[\d+:\d+:2\]', fused.get(c, ''))]
+    # a slice every second frame of the padded [N, T, V, C] input (the kernel's taps are sliced too: not those)
+    return [c for c in calls if re.search(r'slice=\{\[0:16:1\], \[\d+:\d+:2\]', fused.get(c, ''))]
 
   assert not strided_copies(True)
   assert strided_copies(False)  # what XLA:CPU makes without it

@@ -99,8 +99,8 @@ def stacked_pointwise(x: jax.Array, kernel: jax.Array) -> jax.Array:
 
 def temporal_conv1d(x: jax.Array, kernel: jax.Array, stride: int, padding: tuple[int, int],
                     dilation: int = 1) -> jax.Array:
-  """A convolution over time ``[N, T, Ci] -> [N, T', Co]`` (or ``[N, T, V, Ci] -> [N, T', V, Co]``, V untouched)
-  with a ``[k, Ci, Co]`` kernel; a stride is polyphase.
+  """A convolution over time ``[N, T, V, Ci] -> [N, T', V, Co]`` (a ``(k, 1)`` conv, V untouched) with a
+  ``[k, Ci, Co]`` kernel; a stride is polyphase.
 
   With stride s, tap ``a`` of output ``i`` reads padded frame ``s * i + a * d``: frames of one residue
   ``r = a * d mod s`` form one phase, and each phase is an unstrided (possibly dilated) convolution with the
@@ -114,7 +114,7 @@ def temporal_conv1d(x: jax.Array, kernel: jax.Array, stride: int, padding: tuple
   total = x.shape[1] + padding[0] + padding[1]
   t_out = (total - dilation * (k - 1) - 1) // stride + 1
   # Pad to whole stride periods so every phase has the same length.
-  xp = jnp.pad(x, ((0, 0), (padding[0], padding[1] + (-total) % stride)) + ((0, 0),) * (x.ndim - 2))
+  xp = jnp.pad(x, ((0, 0), (padding[0], padding[1] + (-total) % stride), (0, 0), (0, 0)))
   y = None
   for r in range(stride):
     taps = [a for a in range(k) if (a * dilation) % stride == r]
@@ -135,7 +135,7 @@ def temporal_conv1d(x: jax.Array, kernel: jax.Array, stride: int, padding: tuple
 
 
 def _conv1d_unstrided(x: jax.Array, kernel: jax.Array, padding: tuple[int, int], dilation: int) -> jax.Array:
-  """``[N, T, (V,) Ci] -> [N, T', (V,) Co]``, stride 1, with a sequence shorter than the kernel's span padded
+  """``[N, T, V, Ci] -> [N, T', V, Co]``, stride 1, with a sequence shorter than the kernel's span padded
   beforehand.
 
   XLA swaps the operands of a convolution whose input has fewer frames than its kernel spans, and XLA:CPU runs
@@ -146,17 +146,14 @@ def _conv1d_unstrided(x: jax.Array, kernel: jax.Array, padding: tuple[int, int],
   """
   span = dilation * (kernel.shape[0] - 1) + 1
   t_out = x.shape[1] + padding[0] + padding[1] - span + 1
-  joints = x.ndim - 3  # 0 for [N, T, C], 1 for [N, T, V, C]: a (k, 1) kernel
-  kernel = kernel.reshape(kernel.shape[:1] + (1,) * joints + kernel.shape[1:])
-  conv = functools.partial(jax.lax.conv_general_dilated, window_strides=(1,) * (1 + joints),
-                           rhs_dilation=(dilation,) + (1,) * joints,
-                           dimension_numbers=(('NWC', 'WIO', 'NWC'), ('NHWC', 'HWIO', 'NHWC'))[joints])
+  kernel = kernel[:, None]  # [k, 1, Ci, Co]
+  conv = functools.partial(jax.lax.conv_general_dilated, window_strides=(1, 1), rhs_dilation=(dilation, 1),
+                           dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
   if not isinstance(t_out, int) or min(x.shape[1], t_out) >= span:  # symbolic lengths (jax.export) as they are
-    return conv(x, kernel, padding=(padding,) + ((0, 0),) * joints)
+    return conv(x, kernel, padding=(padding, (0, 0)))
   # The input gradient convolves the output's gradient with the kernel: that sequence is made long enough too.
   extra = max(0, span - t_out)
-  x = jax.lax.optimization_barrier(
-      jnp.pad(x, ((0, 0), (padding[0], padding[1] + extra)) + ((0, 0),) * (x.ndim - 2)))
+  x = jax.lax.optimization_barrier(jnp.pad(x, ((0, 0), (padding[0], padding[1] + extra), (0, 0), (0, 0))))
   y = conv(x, kernel, padding='VALID')
   return jax.lax.optimization_barrier(y)[:, :t_out] if extra else y
 
