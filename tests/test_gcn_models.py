@@ -378,6 +378,47 @@ def test_eval_pooling_is_the_mean_and_keeps_a_non_finite_sample_to_itself():
   assert not np.isfinite(np.asarray(pooled[0])).all() and np.isfinite(np.asarray(pooled[1:])).all()
 
 
+def _embedding_matmul_widths(unit, x) -> list[int]:
+  """Output widths of the lowered unit's matmuls that read ``x`` as ``[B * T * V, Ci]`` (its 1x1 convs)."""
+  import re  # pylint: disable=g-import-not-at-top
+  graphdef, state = nnx.split(unit)
+  text = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x)).lower(state, x).as_text()
+  rows = int(np.prod(x.shape[:-1]))
+  return sorted(int(width) for width in re.findall(
+      rf'stablehlo.dot_general .*contracting_dims = \[1\] x \[0\].*-> tensor<{rows}x(\d+)xf32>', text))
+
+
+@pytest.mark.parametrize('unit_name', ['AGCNUnit', 'AAGCNUnit'])
+@pytest.mark.parametrize('c_in', [16, 96])  # theta / phi recomputed in the backward pass, and kept
+def test_adaptive_unit_embeddings_are_one_matmul_in_training_only(unit_name, c_in):
+  """In training the (A)AGCN unit computes theta and phi (``K * inter`` channels each) in one matmul of
+  ``2 K * inter`` columns; in eval in two (the joint output's halves relayout slower there). Same logits."""
+  from skeljax.models.gcn import graph  # pylint: disable=g-import-not-at-top
+  from skeljax.models.gcn.units import aagcn_unit, agcn_unit  # pylint: disable=g-import-not-at-top
+  unit_cls = getattr(agcn_unit if unit_name == 'AGCNUnit' else aagcn_unit, unit_name)
+  adjacency = graph.build_adjacency('nturgb+d', 'spatial')
+  unit = unit_cls(c_in, 32, adjacency, rngs=nnx.Rngs(0))
+  x = jax.random.normal(jax.random.key(0), (2, 8, 25, c_in))
+  embeddings = 3 * (32 // 4)
+  unit.train()
+  train_widths = _embedding_matmul_widths(unit, x)
+  assert 2 * embeddings in train_widths and embeddings not in train_widths, train_widths
+  unit.eval()
+  eval_widths = _embedding_matmul_widths(unit, x)
+  assert eval_widths.count(embeddings) == 2 and 2 * embeddings not in eval_widths, eval_widths
+
+  args = (x, *agcn_unit.stacked_kernels(x, unit.conv_a)[1:], *agcn_unit.stacked_kernels(x, unit.conv_b)[1:])
+  logits = lambda one_matmul: (lambda *a: agcn_unit._attention_logits_kept(*a, one_matmul=one_matmul))
+  weights = jax.random.normal(jax.random.key(1), (2, 3, 25, 25))
+  for fn in (lambda *a: logits(True)(*a), agcn_unit._attention_logits[True]):
+    value, grads = jax.value_and_grad(lambda *a: (fn(*a) * weights).sum(), argnums=(0, 1, 2, 3, 4))(*args)
+    ref_value, ref_grads = jax.value_and_grad(lambda *a: (logits(False)(*a) * weights).sum(),
+                                              argnums=(0, 1, 2, 3, 4))(*args)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-5)
+    for grad, ref in zip(grads, ref_grads):
+      np.testing.assert_allclose(grad, ref, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize('per_sample', [False, True])
 def test_aggregation_gradients_match_autodiff_of_the_plain_matmul(per_sample, monkeypatch):
   """The aggregation's written-out gradient (the input gradient through the transposed graph, a plain matmul

@@ -70,7 +70,8 @@ class AAGCNUnit(nnx.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     alpha = self.alpha[...][0]
     y = adaptive_graph_conv(x, self.conv_a, self.conv_b, self.conv_d,
-                            lambda logits: self.A[...] + alpha * jnp.tanh(logits))
+                            lambda logits: self.A[...] + alpha * jnp.tanh(logits),
+                            training=not self.bn.use_running_average)
     residual = self.down(x) if self.down is not None else x
     y = jax.nn.relu(self.bn(y) + residual)
     return self.attention(y) if self.attention is not None else y

@@ -6,6 +6,7 @@ Per subset k: ``S_k = softmax_v(theta(x) . phi(x) / (inter * T))``; aggregate x 
 
 from __future__ import annotations
 
+import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -39,11 +40,29 @@ def stacked_kernels(x: jax.Array, convs) -> tuple[jax.Array, jax.Array, jax.Arra
   return x, kernel, bias
 
 
+def _embeddings(x: jax.Array, kernel_a: jax.Array, bias_a: jax.Array, kernel_b: jax.Array, bias_b: jax.Array,
+                one_matmul: bool) -> tuple[jax.Array, jax.Array]:
+  """theta and phi ``[B, T, V, K, inter]``: the 1x1 convs ``[Ci, K, inter]`` with their biases ``[K, inter]``.
+
+  ``one_matmul`` computes both in one product (training). Its kernel gradient is then one product of depth
+  ``B * T * V`` over ``2 K * inter`` columns instead of two half as wide, which XLA:CPU runs at 40-45 GFLOP/s
+  (x read from memory for each; AAGCN train step -2 to -3 %). In eval the two products stay apart: the logits'
+  relayout copies of the joint output's halves ran slower than those of two outputs (+2.5 %; BENCHMARKS.md).
+  """
+  if one_matmul:
+    k = kernel_a.shape[1]
+    # The biases go on before the split: added to each half after it, the step's gain was gone (measured).
+    both = stacked_pointwise(x, jnp.concatenate([kernel_a, kernel_b], axis=1))
+    both = both + jnp.concatenate([bias_a, bias_b]).astype(x.dtype)
+    return both[..., :k, :], both[..., k:, :]
+  return (stacked_pointwise(x, kernel_a) + bias_a.astype(x.dtype),
+          stacked_pointwise(x, kernel_b) + bias_b.astype(x.dtype))
+
+
 def _attention_logits_kept(x: jax.Array, kernel_a: jax.Array, bias_a: jax.Array, kernel_b: jax.Array,
-                           bias_b: jax.Array) -> jax.Array:
+                           bias_b: jax.Array, one_matmul: bool = False) -> jax.Array:
   """``[B, K, V, W]``: ``theta . phi / (inter * T)`` per subset, theta / phi the 1x1 convs ``[Ci, K, inter]``."""
-  theta = stacked_pointwise(x, kernel_a) + bias_a.astype(x.dtype)  # [B, T, V, K, inter]
-  phi = stacked_pointwise(x, kernel_b) + bias_b.astype(x.dtype)
+  theta, phi = _embeddings(x, kernel_a, bias_a, kernel_b, bias_b, one_matmul)
   _, t, _, _, c = theta.shape
   return jnp.einsum('btvkc,btwkc->bkvw', theta, phi) / (c * t)
 
@@ -56,25 +75,31 @@ def _attention_logits_kept(x: jax.Array, kernel_a: jax.Array, bias_a: jax.Array,
 # the units of the 100-frame stage: train-step temporaries 1458 -> 1137 MB for ~4 % of the step; every unit:
 # 1029 MB for +7 %; BENCHMARKS.md).
 RECOMPUTE_MAX_IN_CHANNELS = 64
-_attention_logits = recompute.recompute_in_backward(_attention_logits_kept, tied=(1, 2, 3, 4))
+_attention_logits = {
+    one_matmul: recompute.recompute_in_backward(
+        functools.partial(_attention_logits_kept, one_matmul=one_matmul), tied=(1, 2, 3, 4))
+    for one_matmul in (False, True)}
 _convolve_and_aggregate = recompute.recompute_in_backward(convolve_and_aggregate, tied=(1, 2))
 
 
-def adaptive_graph_conv(x: jax.Array, conv_a, conv_b, conv_d, graph_fn) -> jax.Array:
+def adaptive_graph_conv(x: jax.Array, conv_a, conv_b, conv_d, graph_fn, training: bool = False) -> jax.Array:
   """The (A)AGCN unit's aggregation ``sum_k conv_d[k](aggregate(x, graph_k))`` in few large ops.
 
   ``graph_fn(logits [B, K, V, W]) -> [B, K, V, W]`` turns the attention logits of every subset into the graphs
   (2s-AGCN: ``A + B + softmax``; AAGCN: ``A + alpha * tanh``). The convs run as stacked matmuls, and since a
   1x1 conv commutes with the aggregation over joints, ``conv_d``'s bias goes after it and the order of conv and
   aggregation is the cheaper one (``aggregation.convolve_and_aggregate``): one batched matmul aggregates all
-  subsets instead of K transposing einsums.
+  subsets instead of K transposing einsums. ``training``: theta and phi in one matmul (``_embeddings``).
   """
   recomputed = x.shape[-1] <= RECOMPUTE_MAX_IN_CHANNELS
   x_a, kernel_a, bias_a = stacked_kernels(x, conv_a)
   _, kernel_b, bias_b = stacked_kernels(x, conv_b)
   if bias_a is None:  # adding zeros keeps one form; the values are the same
     bias_a, bias_b = jnp.zeros(kernel_a.shape[1:], x_a.dtype), jnp.zeros(kernel_b.shape[1:], x_a.dtype)
-  logits = (_attention_logits if recomputed else _attention_logits_kept)(x_a, kernel_a, bias_a, kernel_b, bias_b)
+  if recomputed:
+    logits = _attention_logits[training](x_a, kernel_a, bias_a, kernel_b, bias_b)
+  else:
+    logits = _attention_logits_kept(x_a, kernel_a, bias_a, kernel_b, bias_b, one_matmul=training)
   graph = graph_fn(logits)
   x_d, kernel_d, bias_d = stacked_kernels(x, conv_d)
   y = (_convolve_and_aggregate if recomputed else convolve_and_aggregate)(x_d, kernel_d, graph.astype(x_d.dtype))
@@ -106,6 +131,7 @@ class AGCNUnit(nnx.Module):
       # under bfloat16 (the aggregation casts back to x's dtype).
       return jax.nn.softmax(logits.astype(jnp.float32), axis=-2) + adjacency
 
-    y = adaptive_graph_conv(x, self.conv_a, self.conv_b, self.conv_d, graph_fn)
+    y = adaptive_graph_conv(x, self.conv_a, self.conv_b, self.conv_d, graph_fn,
+                            training=not self.bn.use_running_average)
     residual = self.down(x) if self.down is not None else x
     return jax.nn.relu(self.bn(y) + residual)
