@@ -393,6 +393,7 @@ def _embedding_matmul_widths(unit, x) -> list[int]:
 def test_adaptive_unit_embeddings_are_one_matmul_in_training_only(unit_name, c_in):
   """In training the (A)AGCN unit computes theta and phi (``K * inter`` channels each) in one matmul of
   ``2 K * inter`` columns; in eval in two (the joint output's halves relayout slower there). Same logits."""
+  import functools  # pylint: disable=g-import-not-at-top
   from skeljax.models.gcn import graph  # pylint: disable=g-import-not-at-top
   from skeljax.models.gcn.units import aagcn_unit, agcn_unit  # pylint: disable=g-import-not-at-top
   unit_cls = getattr(agcn_unit if unit_name == 'AGCNUnit' else aagcn_unit, unit_name)
@@ -408,12 +409,15 @@ def test_adaptive_unit_embeddings_are_one_matmul_in_training_only(unit_name, c_i
   assert eval_widths.count(embeddings) == 2 and 2 * embeddings not in eval_widths, eval_widths
 
   args = (x, *agcn_unit.stacked_kernels(x, unit.conv_a)[1:], *agcn_unit.stacked_kernels(x, unit.conv_b)[1:])
-  logits = lambda one_matmul: (lambda *a: agcn_unit._attention_logits_kept(*a, one_matmul=one_matmul))
   weights = jax.random.normal(jax.random.key(1), (2, 3, 25, 25))
-  for fn in (lambda *a: logits(True)(*a), agcn_unit._attention_logits[True]):
-    value, grads = jax.value_and_grad(lambda *a: (fn(*a) * weights).sum(), argnums=(0, 1, 2, 3, 4))(*args)
-    ref_value, ref_grads = jax.value_and_grad(lambda *a: (logits(False)(*a) * weights).sum(),
-                                              argnums=(0, 1, 2, 3, 4))(*args)
+
+  def value_and_grads(logits_fn):
+    return jax.value_and_grad(lambda *a: (logits_fn(*a) * weights).sum(), argnums=(0, 1, 2, 3, 4))(*args)
+
+  ref_value, ref_grads = value_and_grads(agcn_unit._attention_logits_kept)  # two products
+  for logits_fn in (functools.partial(agcn_unit._attention_logits_kept, one_matmul=True),
+                    agcn_unit._attention_logits[True]):  # kept, and recomputed in the backward pass
+    value, grads = value_and_grads(logits_fn)
     np.testing.assert_allclose(value, ref_value, rtol=1e-5)
     for grad, ref in zip(grads, ref_grads):
       np.testing.assert_allclose(grad, ref, rtol=1e-4, atol=1e-5)

@@ -45,9 +45,10 @@ def _embeddings(x: jax.Array, kernel_a: jax.Array, bias_a: jax.Array, kernel_b: 
   """theta and phi ``[B, T, V, K, inter]``: the 1x1 convs ``[Ci, K, inter]`` with their biases ``[K, inter]``.
 
   ``one_matmul`` computes both in one product (training). Its kernel gradient is then one product of depth
-  ``B * T * V`` over ``2 K * inter`` columns instead of two half as wide, which XLA:CPU runs at 40-45 GFLOP/s
-  (x read from memory for each; AAGCN train step -2 to -3 %). In eval the two products stay apart: the logits'
-  relayout copies of the joint output's halves ran slower than those of two outputs (+2.5 %; BENCHMARKS.md).
+  ``B * T * V`` over ``2 K * inter`` columns instead of two half as wide, which XLA:CPU's dot ran at 43-45
+  GFLOP/s on one core, reading x from memory for each (AAGCN train step -1.4 to -2.6 %). In eval the two
+  products stay apart: the logits' relayout copies of the joint output's halves ran slower than those of two
+  outputs (eval step +2.5 %; BENCHMARKS.md).
   """
   if one_matmul:
     k = kernel_a.shape[1]
